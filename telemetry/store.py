@@ -1,0 +1,107 @@
+"""The DuckDB file that holds every attempt event, price observation and rollup.
+
+Events go in as whole batches: a list of `AttemptEvent` becomes one polars frame (Arrow underneath)
+and one `INSERT ... SELECT`, never one statement per row. Not thread-safe by itself: in the gateway a
+single `TelemetryWriter` thread owns the store; readers in the same process use cursors.
+"""
+from __future__ import annotations
+
+import operator
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from .events import EVENT_FIELDS, AttemptEvent
+from .migrations import migrate
+
+__all__ = ["DEFAULT_STORE_PATH", "EVENT_SCHEMA", "EventStore", "events_frame", "query_frame"]
+
+DEFAULT_STORE_PATH = Path("var") / "telemetry.duckdb"
+
+EVENT_SCHEMA: dict[str, pl.DataType] = {
+    "request_id": pl.String, "generation_id": pl.String, "ts": pl.Float64, "key_id": pl.String,
+    "requested_model": pl.String, "served_model": pl.String, "endpoint_id": pl.String,
+    "provider": pl.String, "attempt": pl.Int32, "candidates": pl.List(pl.String), "policy": pl.String,
+    "policy_version": pl.String, "propensity": pl.Float64, "prompt_tokens": pl.Int32,
+    "max_tokens": pl.Int32, "stream": pl.Boolean, "has_tools": pl.Boolean,
+    "completion_tokens": pl.Int32, "ttft_s": pl.Float64, "latency_s": pl.Float64,
+    "tokens_per_s": pl.Float64, "status": pl.Int32, "error_class": pl.String,
+    "prompt_price": pl.Float64, "completion_price": pl.Float64, "cost": pl.Float64,
+    "is_byok": pl.Boolean, "source": pl.String,
+}
+assert tuple(EVENT_SCHEMA) == EVENT_FIELDS, "EVENT_SCHEMA must list EVENT_FIELDS in order"
+
+_CANDIDATES_ARROW = pa.list_(pa.string())
+_event_row = operator.attrgetter(*EVENT_FIELDS)
+
+
+def events_frame(events: Sequence[AttemptEvent]) -> pl.DataFrame:
+    """A polars frame with one row per event and exactly the `events` table's columns."""
+    if not events:
+        return pl.DataFrame(schema=EVENT_SCHEMA)
+    columns = dict(zip(EVENT_FIELDS, zip(*map(_event_row, events))))
+    # polars builds list columns from Python tuples ~15x slower than Arrow does.
+    candidates = pl.Series("candidates", pa.array(columns.pop("candidates"), type=_CANDIDATES_ARROW))
+    frame = pl.DataFrame(columns, schema={k: v for k, v in EVENT_SCHEMA.items() if k != "candidates"})
+    return frame.insert_column(EVENT_FIELDS.index("candidates"), candidates)
+
+
+def query_frame(connection: duckdb.DuckDBPyConnection, sql: str, params: Sequence | Mapping | None = None) -> pl.DataFrame:
+    """Run one query and return its result as a polars frame (via Arrow)."""
+    return connection.sql(sql, params=params).pl()
+
+
+class EventStore:
+    """Owns one DuckDB connection to the telemetry file; applies migrations on open."""
+
+    def __init__(self, path: str | Path = DEFAULT_STORE_PATH, *, read_only: bool = False):
+        self.path = str(path)
+        if self.path != ":memory:" and not read_only:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._connection = duckdb.connect(self.path, read_only=read_only)
+        if not read_only:
+            migrate(self._connection)
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        return self._connection
+
+    def append(self, events: Sequence[AttemptEvent]) -> int:
+        """Insert a batch of events in one statement; returns the number of rows written."""
+        return self.append_frame(events_frame(events))
+
+    def append_frame(self, frame: pl.DataFrame) -> int:
+        """Insert a frame with the `events` columns (in any order, e.g. from the simulator)."""
+        if frame.height == 0:
+            return 0
+        batch = frame.select([pl.col(name).cast(dtype) for name, dtype in EVENT_SCHEMA.items()]).to_arrow()
+        connection = self._connection
+        connection.execute("BEGIN TRANSACTION")
+        try:
+            connection.register("_event_batch", batch)
+            connection.execute("INSERT INTO events SELECT * FROM _event_batch")
+            connection.unregister("_event_batch")
+            # Mark the rollup dirty from the oldest event just written (see telemetry.rollups).
+            connection.execute(
+                "UPDATE rollup_state SET dirty_from = least(coalesce(dirty_from, $oldest), $oldest)",
+                {"oldest": frame["ts"].min()})
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        return frame.height
+
+    def query(self, sql: str, params: Sequence | Mapping | None = None) -> pl.DataFrame:
+        return query_frame(self._connection, sql, params)
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

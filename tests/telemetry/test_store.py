@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import duckdb
+
+from telemetry.events import EVENT_FIELDS
+from telemetry.migrations import MIGRATIONS, migrate
+from telemetry.store import EventStore, events_frame
+
+
+def test_events_table_columns_follow_event_fields(store_path):
+    with EventStore(store_path) as store:
+        columns = [row[0] for row in store.connection.execute("DESCRIBE events").fetchall()]
+    assert tuple(columns) == EVENT_FIELDS
+
+
+def test_events_are_written_exactly(store_path, make_event):
+    events = [make_event(), make_event(error_class="5xx", status=502, ttft_s=None, latency_s=0.4, tokens_per_s=None,
+                                        completion_tokens=0, cost=0.0, max_tokens=None, candidates=("beta/x",)),
+              make_event(attempt=1, is_byok=True, has_tools=True, stream=False, source="simulator")]
+    with EventStore(store_path) as store:
+        assert store.append(events) == 3
+        stored = store.query("SELECT * FROM events ORDER BY request_id")
+    expected = events_frame(events).sort("request_id")
+    assert stored.schema == expected.schema
+    assert stored.to_dicts() == expected.to_dicts()
+    assert stored["candidates"].to_list()[1] == ["beta/x"]
+    assert stored["max_tokens"].to_list()[1] is None
+
+
+def test_batch_insert_is_one_statement_per_batch(store_path, make_event):
+    events = [make_event(endpoint_id=f"ep-{i % 3}") for i in range(12_000)]
+    with EventStore(store_path) as store:
+        assert store.append(events[:7000]) == 7000
+        assert store.append(events[7000:]) == 5000
+        assert store.append([]) == 0
+        counts = dict(store.connection.execute("SELECT endpoint_id, count(*) FROM events GROUP BY 1").fetchall())
+        (dirty_from,) = store.connection.execute("SELECT dirty_from FROM rollup_state").fetchone()
+    assert counts == {"ep-0": 4000, "ep-1": 4000, "ep-2": 4000}
+    assert dirty_from == min(e.ts for e in events)
+
+
+def test_reopened_database_keeps_all_data(store_path, make_event):
+    events = [make_event() for _ in range(250)]
+    with EventStore(store_path) as store:
+        store.append(events)
+    with EventStore(store_path) as store:
+        store.append([make_event()])
+        ids = store.connection.execute("SELECT request_id FROM events").fetchall()
+    assert {i for (i,) in ids} == {e.request_id for e in events} | {"req-250"}
+    with EventStore(store_path, read_only=True) as reader:
+        (count,) = reader.connection.execute("SELECT count(*) FROM events").fetchone()
+    assert count == 251
+
+
+def test_migrations_are_idempotent(store_path):
+    connection = duckdb.connect(str(store_path))
+    assert migrate(connection) == [m.version for m in MIGRATIONS]
+    assert migrate(connection) == []
+    versions = connection.execute("SELECT version FROM schema_version ORDER BY version").fetchall()
+    assert [v for (v,) in versions] == [m.version for m in MIGRATIONS]
+    connection.close()
+    with EventStore(store_path) as store:  # opening again must not re-run anything
+        (n_rollup_state,) = store.connection.execute("SELECT count(*) FROM rollup_state").fetchone()
+    assert n_rollup_state == 1
