@@ -11,7 +11,7 @@ from typing import Sequence
 
 from .base import Candidate, Policy, RoutingContext
 from .registry import register
-from .sampler import normalise
+from .sampler import apply_floor, normalise
 
 __all__ = ["OpenRouterDefault"]
 
@@ -27,10 +27,12 @@ class OpenRouterDefault(Policy):
 
     name = "openrouter"
 
-    def __init__(self, failure_window_s: float = 30.0, failure_threshold: int = 3, outage_weight: float = 1e-3):
+    def __init__(self, failure_window_s: float = 30.0, failure_threshold: int = 3, outage_weight: float = 1e-3,
+                 min_prob: float = 0.0):
         self.failure_window_s = failure_window_s
         self.failure_threshold = failure_threshold
         self.outage_weight = outage_weight
+        self.min_prob = min_prob
 
     def distribution(self, candidates: Sequence[Candidate], context: RoutingContext) -> dict[str, float]:
         features = context.features
@@ -42,4 +44,5 @@ class OpenRouterDefault(Policy):
             if stats is not None and stats.recent_failures(context.now, self.failure_window_s) >= self.failure_threshold:
                 weight *= self.outage_weight
             weights[candidate.endpoint_id] = weight
-        return normalise(weights)
+        probabilities = normalise(weights)
+        return apply_floor(probabilities, self.min_prob) if self.min_prob > 0.0 else probabilities

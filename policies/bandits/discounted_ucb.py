@@ -1,0 +1,60 @@
+"""Discounted UCB: optimism about endpoints seen little *recently*, for providers that drift.
+
+Statistics decay with half-life `half_life_s` (in the observations' own time), so an endpoint that
+failed an hour ago regains an exploration bonus and is retried, and one that just degraded loses
+its good record quickly. Score = mean utility + bonus, bonus = exploration * scale *
+sqrt(log N / n_i) with n_i the endpoint's discounted attempts, N their sum over the candidates and
+scale the candidates' mean |utility| (unit-free whatever sort weights apply). The best score gets
+all the mass (ties shared), so propensities are exact.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from ..base import Candidate, RoutingContext
+from ..exploration import greedy
+from ..objective import DEFAULT_WEIGHTS, Weights
+from ..registry import register
+from ._outcome_bandit import OutcomeBandit
+
+__all__ = ["DiscountedUCB"]
+
+_UNSEEN = 1e-3  # discounted attempts below this count as never tried: infinite bonus
+
+
+@register
+class DiscountedUCB(OutcomeBandit):
+    """>>> from policies.base import Candidate, Observation, RoutingContext
+    >>> c = [Candidate(e, e, "m", 1e-7, 1e-7) for e in ("tried", "new")]
+    >>> p = DiscountedUCB()
+    >>> p.update(Observation("tried", RoutingContext(), success=True, ttft_s=0.3, tokens_per_s=80.0))
+    >>> p.distribution(c, RoutingContext())["new"]  # never tried: explored first
+    0.99
+    """
+
+    name = "discounted-ucb"
+
+    def __init__(self, half_life_s: float | None = 300.0, exploration: float = 0.5, weights: Weights = DEFAULT_WEIGHTS,
+                 prior_ttft_s: float = 1.0, prior_tokens_per_s: float = 50.0, prior_failure: float = 0.1,
+                 min_prob: float = 0.01):
+        self.half_life_s = half_life_s
+        self.exploration = exploration
+        self.weights = weights
+        self.prior_ttft_s = prior_ttft_s
+        self.prior_tokens_per_s = prior_tokens_per_s
+        self.prior_failure = prior_failure
+        self.min_prob = min_prob
+
+    def _probabilities(self, candidates: Sequence[Candidate], context: RoutingContext) -> np.ndarray:
+        arrays = self._arrays(candidates, context)
+        utilities = self._mean_utilities(candidates, context, arrays)
+        attempts = arrays.n
+        log_total = math.log(max(float(attempts.sum()), math.e))
+        scale = float(np.abs(utilities).mean()) + 1e-12
+        with np.errstate(divide="ignore"):
+            bonus = self.exploration * scale * np.sqrt(log_total / attempts)
+        bonus[attempts < _UNSEEN] = np.inf
+        return greedy(utilities + bonus)

@@ -1,0 +1,62 @@
+"""Fastest routing: the lowest rolling median end-to-end latency (ties shared).
+
+The median comes from the live stats snapshot in the context when serving has one for the
+endpoint (`EndpointStats.latency_p50_s`), otherwise from the policy's own last `window`
+successful attempts. Endpoints with no latency known at all count as fastest, so each new
+endpoint is tried before being judged. Failures do not enter the median (that is what a
+"fastest" baseline means; health-aware choice is the learned policies' job).
+"""
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from typing import Sequence
+
+import numpy as np
+
+from ..base import Candidate, Observation, RoutingContext
+from ..exploration import greedy
+from ..registry import register
+from ..scoring import ScoringPolicy
+
+__all__ = ["Fastest"]
+
+
+@register
+class Fastest(ScoringPolicy):
+    """>>> from policies.base import Candidate, Observation, RoutingContext
+    >>> c = [Candidate("a/m", "a", "m", 1e-6, 1e-6), Candidate("b/m", "b", "m", 1e-6, 1e-6)]
+    >>> p = Fastest()
+    >>> for endpoint, latency in [("a/m", 3.0), ("b/m", 1.0)]:
+    ...     p.update(Observation(endpoint, RoutingContext(), success=True, latency_s=latency))
+    >>> p.distribution(c, RoutingContext())
+    {'a/m': 0.0, 'b/m': 1.0}
+    """
+
+    name = "fastest"
+
+    def __init__(self, window: int = 50, min_prob: float = 0.0):
+        self.window = window
+        self.min_prob = min_prob
+
+    def _probabilities(self, candidates: Sequence[Candidate], context: RoutingContext) -> np.ndarray:
+        own = getattr(self, "p50_", {})
+        latencies = np.empty(len(candidates))
+        for i, candidate in enumerate(candidates):
+            stats = context.stats.get(candidate.endpoint_id)
+            latency = stats.latency_p50_s if stats is not None else None
+            if latency is None:
+                latency = own.get(candidate.endpoint_id, 0.0)
+            latencies[i] = latency
+        return greedy(-latencies)
+
+    def _learn(self, observation: Observation) -> None:
+        if not observation.success or observation.latency_s is None:
+            return
+        if not hasattr(self, "latencies_"):
+            self.latencies_: dict[str, deque] = {}
+            self.p50_: dict[str, float] = {}
+        recent = self.latencies_.setdefault(observation.endpoint_id, deque(maxlen=self.window))
+        recent.append(observation.latency_s)
+        # The median is recomputed here, off the decision path, so deciding stays a dict lookup.
+        self.p50_[observation.endpoint_id] = statistics.median(recent)

@@ -1,0 +1,143 @@
+"""Per-endpoint outcome estimator shared by the non-contextual bandits.
+
+For each endpoint it keeps time-discounted sufficient statistics of success, log TTFT and log
+decode speed (llmperf: TTFT is heavy-tailed, so its log is close to normal; decode speed is stable).
+From those it gives either the posterior-mean `Prediction`s (UCB) or posterior draws (Thompson
+sampling), vectorised over candidates. Discounting uses the observations' own timestamps with a
+half-life, so drifting providers are forgotten at the same rate whatever the traffic volume.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .base import Observation
+
+__all__ = ["EndpointOutcomes", "OutcomeArrays", "speed_of", "mean_figures", "NEUTRAL_ERRORS"]
+
+# Errors caused by the client, not the endpoint: they neither count as failures nor as attempts.
+NEUTRAL_ERRORS = frozenset({"client-cancel", "user"})
+
+# Columns of one endpoint's statistics row.
+_T_LAST, _N, _FAIL, _N_SPEED, _S_TTFT, _SS_TTFT, _S_TPS, _SS_TPS = range(8)
+_N_COLUMNS = 8
+
+
+def speed_of(observation: Observation) -> tuple[float, float] | None:
+    """(ttft_s, tokens_per_s) of a successful attempt, derived when only latency was recorded."""
+    ttft = observation.ttft_s if observation.ttft_s is not None else observation.latency_s
+    if ttft is None or ttft <= 0.0:
+        return None
+    tps = observation.tokens_per_s
+    if tps is None and observation.latency_s is not None and observation.output_tokens > 0:
+        decode_s = observation.latency_s - ttft
+        tps = observation.output_tokens / decode_s if decode_s > 0 else None
+    if tps is None or tps <= 0.0:
+        return None
+    return ttft, tps
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeArrays:
+    """Posterior summaries for a list of endpoints (one entry per endpoint, numpy arrays)."""
+
+    n: np.ndarray  # discounted number of attempts
+    fail_alpha: np.ndarray  # Beta posterior of the failure probability
+    fail_beta: np.ndarray
+    log_ttft_mean: np.ndarray  # posterior mean of log TTFT and the variance of that mean
+    log_ttft_var: np.ndarray
+    log_tps_mean: np.ndarray
+    log_tps_var: np.ndarray
+
+    @property
+    def failure_mean(self) -> np.ndarray:
+        return self.fail_alpha / (self.fail_alpha + self.fail_beta)
+
+
+class EndpointOutcomes:
+    """Discounted success/speed statistics per endpoint with a weak prior.
+
+    Parameters are plain values so the owning policy can expose them; the prior counts as
+    `prior_weight` pseudo-observations of an endpoint failing `prior_failure` of the time with
+    TTFT `prior_ttft_s` and decode speed `prior_tokens_per_s` (log-scale spread `prior_log_sd`).
+    """
+
+    def __init__(self, half_life_s: float | None = None, prior_weight: float = 1.0, prior_failure: float = 0.1,
+                 prior_ttft_s: float = 1.0, prior_tokens_per_s: float = 50.0, prior_log_sd: float = 1.0):
+        self.half_life_s = half_life_s
+        self.prior_weight = prior_weight
+        self.prior_failure = prior_failure
+        self.prior_log_ttft = math.log(prior_ttft_s)
+        self.prior_log_tps = math.log(prior_tokens_per_s)
+        self.prior_log_var = prior_log_sd ** 2
+        self.rows: dict[str, list[float]] = {}
+
+    def _decay(self, now: float, t_last: float) -> float:
+        if self.half_life_s is None or now <= t_last:
+            return 1.0
+        return 0.5 ** ((now - t_last) / self.half_life_s)
+
+    def observe(self, observation: Observation) -> None:
+        row = self.rows.get(observation.endpoint_id)
+        now = observation.now or observation.context.now
+        if row is None:
+            row = self.rows[observation.endpoint_id] = [now] + [0.0] * (_N_COLUMNS - 1)
+        decay = self._decay(now, row[_T_LAST])
+        if decay != 1.0:
+            for column in range(1, _N_COLUMNS):
+                row[column] *= decay
+        row[_T_LAST] = max(now, row[_T_LAST])
+        if not observation.success:
+            # A client cancel or a user error says nothing about the endpoint's health.
+            if observation.error_class not in NEUTRAL_ERRORS:
+                row[_N] += 1.0
+                row[_FAIL] += 1.0
+            return
+        row[_N] += 1.0
+        speed = speed_of(observation)
+        if speed is not None:
+            log_ttft, log_tps = math.log(speed[0]), math.log(speed[1])
+            row[_N_SPEED] += 1.0
+            row[_S_TTFT] += log_ttft
+            row[_SS_TTFT] += log_ttft * log_ttft
+            row[_S_TPS] += log_tps
+            row[_SS_TPS] += log_tps * log_tps
+
+    def arrays(self, endpoint_ids: Sequence[str], now: float) -> OutcomeArrays:
+        """Posterior summaries for `endpoint_ids` as of `now` (unknown endpoints get the prior)."""
+        empty = [now] + [0.0] * (_N_COLUMNS - 1)
+        table = np.array([self.rows.get(e, empty) for e in endpoint_ids], dtype=float)
+        if self.half_life_s is not None:
+            ages = np.maximum(now - table[:, _T_LAST], 0.0)
+            table[:, 1:] *= (0.5 ** (ages / self.half_life_s))[:, None]
+        k = self.prior_weight
+        n, fail, n_speed = table[:, _N], table[:, _FAIL], table[:, _N_SPEED]
+        weight = n_speed + k
+        ttft_mean = (table[:, _S_TTFT] + k * self.prior_log_ttft) / weight
+        tps_mean = (table[:, _S_TPS] + k * self.prior_log_tps) / weight
+        prior_ss_ttft = k * (self.prior_log_var + self.prior_log_ttft ** 2)
+        prior_ss_tps = k * (self.prior_log_var + self.prior_log_tps ** 2)
+        ttft_var = np.maximum((table[:, _SS_TTFT] + prior_ss_ttft) / weight - ttft_mean ** 2, 1e-6) / weight
+        tps_var = np.maximum((table[:, _SS_TPS] + prior_ss_tps) / weight - tps_mean ** 2, 1e-6) / weight
+        return OutcomeArrays(
+            n=n,
+            fail_alpha=fail + k * self.prior_failure,
+            fail_beta=(n - fail) + k * (1.0 - self.prior_failure),
+            log_ttft_mean=ttft_mean,
+            log_ttft_var=ttft_var,
+            log_tps_mean=tps_mean,
+            log_tps_var=tps_var,
+        )
+
+
+def mean_figures(arrays: OutcomeArrays, output_tokens: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Posterior point predictions (ttft_s, latency_s, tokens_per_s, failure_prob), one per endpoint.
+
+    exp(mean log) is the median, the robust centre of a heavy-tailed TTFT.
+    """
+    ttft = np.exp(arrays.log_ttft_mean)
+    tps = np.exp(arrays.log_tps_mean)
+    return ttft, ttft + output_tokens / tps, tps, arrays.failure_mean
