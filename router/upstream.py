@@ -1,0 +1,100 @@
+"""The one place that does upstream I/O: send what an adapter built, classify what went wrong."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, AsyncIterator
+
+import httpx
+import orjson
+
+from .adapters import Adapter, UpstreamError
+
+__all__ = ["send_json", "open_stream", "classify_status"]
+
+
+def classify_status(status: int) -> tuple[str, bool]:
+    """(telemetry error class, whether another endpoint should be tried)."""
+    if status == 429:
+        return "429", True
+    if status >= 500:
+        return "5xx", True
+    if status in (401, 402, 403, 404, 408, 409):
+        # The provider refused *our* credentials, quota or model name: another provider may serve it.
+        return "bad-response", True
+    return "user", False
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+async def _raise_for_status(adapter: Adapter, response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    body = await response.aread()
+    error_class, retryable = classify_status(response.status_code)
+    raise UpstreamError(error_class, adapter.error_message(response.status_code, body), status=response.status_code,
+                        retryable=retryable, retry_after_s=_retry_after(response))
+
+
+async def send_json(client: httpx.AsyncClient, adapter: Adapter, request: httpx.Request, kind: str,
+                    timeout_s: float) -> tuple[dict[str, Any], int]:
+    """Send a non-streaming request; the whole exchange must finish within `timeout_s`."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            response = await client.send(request)
+            try:
+                await _raise_for_status(adapter, response)
+                body = await response.aread()
+            finally:
+                await response.aclose()
+    except TimeoutError:
+        raise UpstreamError("timeout", f"upstream did not answer within {timeout_s:.1f}s") from None
+    except httpx.TimeoutException:
+        raise UpstreamError("timeout", "upstream timed out") from None
+    except (httpx.ConnectError, httpx.ConnectTimeout):
+        raise UpstreamError("connect", "could not connect to upstream") from None
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+        raise UpstreamError("connect", f"upstream connection failed: {type(exc).__name__}") from None
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise UpstreamError("bad-response", "upstream returned invalid JSON", status=response.status_code) from None
+    if not isinstance(data, dict):
+        raise UpstreamError("bad-response", "upstream returned a non-object JSON body", status=response.status_code)
+    return adapter.parse_response(data, kind), response.status_code
+
+
+async def open_stream(client: httpx.AsyncClient, adapter: Adapter, request: httpx.Request,
+                      timeout_s: float) -> tuple[httpx.Response, AsyncIterator[dict[str, Any]]]:
+    """Send a streaming request and wait for its response headers (2xx) within `timeout_s`."""
+    response: httpx.Response | None = None
+    try:
+        async with asyncio.timeout(timeout_s):
+            response = await client.send(request, stream=True)
+            await _raise_for_status(adapter, response)
+    except BaseException as exc:
+        if response is not None:
+            await response.aclose()
+        if isinstance(exc, UpstreamError):
+            raise
+        if isinstance(exc, TimeoutError):
+            raise UpstreamError("timeout", f"upstream sent no headers within {timeout_s:.1f}s") from None
+        if isinstance(exc, httpx.TimeoutException):
+            raise UpstreamError("timeout", "upstream timed out") from None
+        if isinstance(exc, httpx.TransportError):
+            raise UpstreamError("connect", f"upstream connection failed: {type(exc).__name__}") from None
+        raise
+    return response, adapter.parse_stream(_lines(response))
+
+
+async def _lines(response: httpx.Response) -> AsyncIterator[str]:
+    try:
+        async for line in response.aiter_lines():
+            yield line
+    except httpx.TransportError as exc:
+        raise UpstreamError("mid-stream", f"upstream stream broke: {type(exc).__name__}") from None
