@@ -1,2 +1,2 @@
 """Importing this module registers every built-in policy."""
-from . import bandits, baselines, openrouter_default  # noqa: F401
+from . import bandits, baselines, openrouter_default, regression  # noqa: F401
