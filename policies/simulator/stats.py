@@ -1,0 +1,140 @@
+"""Live endpoint stats on the simulated clock, cheap enough to update on every simulated attempt.
+
+It publishes the same `telemetry.snapshot.EndpointStats` records that serving's `LiveStats` does
+(same 5-minute window bounded to the last `max_outcomes` outcomes, same counting rule: 429, user
+errors and client cancels do not count against uptime), so policies read identical fields offline
+and online. Failure times and counts are exact after every observation; the percentile figures are
+recomputed every `median_every` successes over the last `median_window` of them, as a rollup
+would, because sorting on every simulated attempt would cost more than the policy call itself.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import fields
+from typing import Mapping
+
+from telemetry import snapshot as _snapshot_module
+from telemetry.snapshot import EndpointStats
+
+__all__ = ["SimulatedStats"]
+
+_PERCENTILES = (0.5, 0.75, 0.9, 0.99)
+# The stats record is gaining 30-minute/1-day figures; fill them when this version has them.
+_HAS_LONG_WINDOWS = "successes_30m" in {f.name for f in fields(EndpointStats)}
+_Percentiles = getattr(_snapshot_module, "Percentiles", None)
+_THIRTY_MINUTES_S = 1_800.0
+
+
+class _EndpointWindow:
+    __slots__ = ("failures", "outcomes", "n_ok", "long", "long_ok", "long_failures", "total_ok", "total_failures",
+                 "recent_ok", "ok_since_refresh", "figures")
+
+    def __init__(self, median_window: int) -> None:
+        self.failures: deque[float] = deque()  # counted failure times among `outcomes`, ascending
+        self.outcomes: deque[tuple[float, bool, bool]] = deque()  # (ts, ok, counts_against_uptime)
+        self.n_ok = 0
+        self.long: deque[tuple[float, bool, bool]] = deque()  # 30-minute window, unbounded
+        self.long_ok = self.long_failures = self.total_ok = self.total_failures = 0
+        self.recent_ok: deque[tuple] = deque(maxlen=median_window)  # (ttft, latency, tokens/s)
+        self.ok_since_refresh = 0
+        self.figures: dict = {}
+
+
+class SimulatedStats:
+    def __init__(self, window_s: float = 300.0, median_every: int = 16, median_window: int = 128,
+                 max_outcomes: int = 512):
+        self.window_s = window_s
+        self.median_every = median_every
+        self.median_window = median_window
+        self.max_outcomes = max_outcomes
+        self._windows: dict[str, _EndpointWindow] = {}
+        self._snapshot: dict[str, EndpointStats] = {}
+        self._dirty: dict[str, float] = {}  # endpoint -> time of its latest observation
+
+    def observe(self, endpoint_id: str, now: float, ok: bool, counts_against_uptime: bool = True,
+                ttft_s: float | None = None, latency_s: float | None = None, tokens_per_s: float | None = None) -> None:
+        window = self._windows.get(endpoint_id)
+        if window is None:
+            window = self._windows[endpoint_id] = _EndpointWindow(self.median_window)
+        if len(window.outcomes) == self.max_outcomes:
+            self._drop_oldest(window)
+        outcome = (now, ok, counts_against_uptime)
+        window.outcomes.append(outcome)
+        window.long.append(outcome)
+        if ok:
+            window.n_ok += 1
+            window.long_ok += 1
+            window.total_ok += 1
+            window.recent_ok.append((ttft_s, latency_s, tokens_per_s))
+            window.ok_since_refresh += 1
+        elif counts_against_uptime:
+            window.failures.append(now)
+            window.long_failures += 1
+            window.total_failures += 1
+        self._dirty[endpoint_id] = now
+
+    def snapshot(self) -> Mapping[str, EndpointStats]:
+        """Immutable view; a new dict only when something was observed since the last call."""
+        if self._dirty:
+            snapshot = dict(self._snapshot)
+            for endpoint_id, now in self._dirty.items():
+                snapshot[endpoint_id] = self._summarise(endpoint_id, now)
+            self._dirty.clear()
+            self._snapshot = snapshot
+        return self._snapshot
+
+    def _summarise(self, endpoint_id: str, now: float) -> EndpointStats:
+        window = self._windows[endpoint_id]
+        horizon = now - self.window_s
+        while window.outcomes and window.outcomes[0][0] < horizon:
+            self._drop_oldest(window)
+        while window.long and window.long[0][0] < now - _THIRTY_MINUTES_S:
+            _, ok, counts = window.long.popleft()
+            window.long_ok -= ok
+            window.long_failures -= (not ok) and counts
+        if window.ok_since_refresh >= self.median_every or not window.figures:
+            window.figures = _figures(window.recent_ok)
+            window.ok_since_refresh = 0
+        figures = window.figures
+        extra = {}
+        if _HAS_LONG_WINDOWS:
+            extra = dict(successes_30m=window.long_ok, failures_30m=window.long_failures,
+                         successes_1d=window.total_ok, failures_1d=window.total_failures,
+                         ttft_30m=figures["ttft_30m"], latency_30m=figures["latency_30m"],
+                         tokens_per_s_30m=figures["tokens_per_s_30m"])
+        return EndpointStats(
+            endpoint_id=endpoint_id, failure_times=tuple(window.failures), n_recent=len(window.outcomes),
+            successes_5m=window.n_ok, failures_5m=len(window.failures), ttft_p50_s=figures["ttft_p50_s"],
+            latency_p50_s=figures["latency_p50_s"], tokens_per_s_p50=figures["tokens_per_s_p50"], **extra,
+        )
+
+    @staticmethod
+    def _drop_oldest(window: _EndpointWindow) -> None:
+        _, ok, counts = window.outcomes.popleft()
+        if ok:
+            window.n_ok -= 1
+        elif counts:
+            window.failures.popleft()  # failures are appended in the same order as outcomes
+
+
+def _figures(recent_ok: deque) -> dict:
+    columns = list(zip(*recent_ok)) or [(), (), ()]
+    figures = {}
+    for name, column, higher_is_better in zip(("ttft", "latency", "tokens_per_s"), columns, (False, False, True)):
+        values = sorted(v for v in column if v is not None)
+        figures[f"{name}_p50_s" if name != "tokens_per_s" else "tokens_per_s_p50"] = _quantile(values, 0.5)
+        if _Percentiles is not None:
+            figures[f"{name}_30m"] = None if not values else _Percentiles(
+                *(_quantile(values, 1 - q if higher_is_better else q) for q in _PERCENTILES))
+    return figures
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    """Linear interpolation between order statistics (serving's, polars' and DuckDB's definition)."""
+    if not values:
+        return None
+    position = q * (len(values) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (position - low)
