@@ -7,11 +7,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-__all__ = ["AttemptEvent", "ERROR_CLASSES", "EVENT_FIELDS"]
+__all__ = ["AttemptEvent", "ERROR_CLASSES", "EVENT_FIELDS", "UPTIME_EXCLUDED", "counts_against_uptime"]
 
 # Error classes as recorded; "user" (4xx caused by the request) and "429" do not count against
 # uptime, as OpenRouter defines uptime.
 ERROR_CLASSES = ("timeout", "connect", "429", "5xx", "bad-response", "mid-stream", "client-cancel", "user")
+# Errors that say nothing about the provider's health: the user's own 4xx, rate limits (OpenRouter
+# excludes both from uptime) and a client hanging up mid-request.
+UPTIME_EXCLUDED = ("user", "429", "client-cancel")
+
+
+def counts_against_uptime(error_class: str | None) -> bool:
+    """True for a failure that lowers the endpoint's uptime; False for successes and excluded errors."""
+    return error_class is not None and error_class not in UPTIME_EXCLUDED
 
 
 @dataclass(frozen=True, slots=True)

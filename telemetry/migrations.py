@@ -102,7 +102,7 @@ def current_version(connection: duckdb.DuckDBPyConnection) -> int:
         CREATE TABLE IF NOT EXISTS schema_version (
             version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP DEFAULT current_timestamp)
     """)
-    (version,) = connection.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+    (version,) = connection.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0]
     return int(version)
 
 

@@ -1,18 +1,50 @@
 """Per-endpoint health that dispatch and policies read on the request path.
 
-`LiveStats` takes outcomes as they happen (cheap appends) and publishes an immutable
-`StatsSnapshot`; a scheduled job can replace the baseline figures from the DuckDB store.
-The request path only ever reads a snapshot; it never queries DuckDB.
+`LiveStats` takes outcomes as they happen (cheap appends) and publishes an immutable snapshot
+(`Mapping[str, EndpointStats]`); a scheduled job rebuilds a baseline from the DuckDB store with the
+pure function `build_snapshot` and hands it to `LiveStats.merge_baseline`. The request path only
+ever reads a snapshot; it never queries DuckDB.
+
+Merging without double counting: the baseline covers outcomes up to `built_at`, the live window
+adds only outcomes observed after it. Percentiles cannot be merged, so the 30-minute percentiles come
+from the latest baseline (or from the live window until a first baseline exists).
 """
 from __future__ import annotations
 
 import bisect
+import math
 import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Mapping
 
-__all__ = ["EndpointStats", "LiveStats"]
+import polars as pl
+
+from .events import UPTIME_EXCLUDED, AttemptEvent, counts_against_uptime
+
+__all__ = ["EndpointStats", "LiveStats", "Percentiles", "build_snapshot", "SNAPSHOT_COLUMNS"]
+
+FIVE_MINUTES_S = 300.0
+THIRTY_MINUTES_S = 1_800.0
+ONE_DAY_S = 86_400.0
+PERCENTILES = (0.5, 0.75, 0.9, 0.99)
+SNAPSHOT_COLUMNS = ("endpoint_id", "ts", "error_class", "ttft_s", "latency_s", "tokens_per_s")
+
+
+@dataclass(frozen=True, slots=True)
+class Percentiles:
+    """Tail percentiles: pXX is the value that XX% of requests did at least as well as.
+
+    For times that is the XX% quantile; for throughput (higher is better) the (100-XX)% quantile,
+    so p99 is always the bad tail, as in OpenRouter's `throughput_last_30m`.
+    """
+    p50: float
+    p75: float
+    p90: float
+    p99: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {"p50": self.p50, "p75": self.p75, "p90": self.p90, "p99": self.p99}
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,62 +57,192 @@ class EndpointStats:
     ttft_p50_s: float | None = None
     latency_p50_s: float | None = None
     tokens_per_s_p50: float | None = None
+    successes_30m: int = 0
+    failures_30m: int = 0
+    successes_1d: int = 0
+    failures_1d: int = 0
+    ttft_30m: Percentiles | None = None
+    latency_30m: Percentiles | None = None
+    tokens_per_s_30m: Percentiles | None = None
 
     def recent_failures(self, now: float, window_s: float = 30.0) -> int:
         return len(self.failure_times) - bisect.bisect_left(self.failure_times, now - window_s)
 
     @property
     def uptime_5m(self) -> float | None:
-        total = self.successes_5m + self.failures_5m
-        return self.successes_5m / total if total else None
+        return _ratio(self.successes_5m, self.failures_5m)
+
+    @property
+    def uptime_30m(self) -> float | None:
+        return _ratio(self.successes_30m, self.failures_30m)
+
+    @property
+    def uptime_1d(self) -> float | None:
+        return _ratio(self.successes_1d, self.failures_1d)
 
 
+def _ratio(successes: int, failures: int) -> float | None:
+    total = successes + failures
+    return successes / total if total else None
+
+
+# --------------------------------------------------------------------------------------------
+# Rebuild from the store: one pure function over an events frame.
+# --------------------------------------------------------------------------------------------
+def build_snapshot(events: pl.DataFrame, now: float, *, failure_window_s: float = FIVE_MINUTES_S
+                   ) -> Mapping[str, EndpointStats]:
+    """Stats per endpoint from events (at least `SNAPSHOT_COLUMNS`) that started in the last day.
+
+    Counted failures exclude `UPTIME_EXCLUDED` classes; percentiles use successful attempts only.
+    """
+    ok = pl.col("error_class").is_null()
+    counted = pl.col("error_class").is_not_null() & ~pl.col("error_class").is_in(UPTIME_EXCLUDED)
+    since = {window: pl.col("ts") >= now - seconds for window, seconds in
+             (("5m", failure_window_s), ("30m", THIRTY_MINUTES_S))}
+    ok_30m = ok & since["30m"]
+
+    def tail(column: str, higher_is_better: bool = False) -> list[pl.Expr]:
+        values = pl.col(column).filter(ok_30m & pl.col(column).is_not_null())
+        return [values.quantile(1 - q if higher_is_better else q, "linear").alias(f"{column}_q{i}")
+                for i, q in enumerate(PERCENTILES)]
+
+    def median_5m(column: str) -> pl.Expr:
+        return pl.col(column).filter(ok & since["5m"] & pl.col(column).is_not_null()).median()
+
+    aggregated = (
+        events.lazy()
+        .select(SNAPSHOT_COLUMNS)
+        .filter((pl.col("ts") <= now) & (pl.col("ts") > now - ONE_DAY_S))
+        .group_by("endpoint_id")
+        .agg(
+            pl.col("ts").filter(counted & since["5m"]).sort().alias("failure_times"),
+            since["5m"].sum().alias("n_recent"),
+            (ok & since["5m"]).sum().alias("successes_5m"),
+            (counted & since["5m"]).sum().alias("failures_5m"),
+            median_5m("ttft_s").alias("ttft_p50_s"),
+            median_5m("latency_s").alias("latency_p50_s"),
+            median_5m("tokens_per_s").alias("tokens_per_s_p50"),
+            ok_30m.sum().alias("successes_30m"),
+            (counted & since["30m"]).sum().alias("failures_30m"),
+            ok.sum().alias("successes_1d"),
+            counted.sum().alias("failures_1d"),
+            *tail("ttft_s"), *tail("latency_s"), *tail("tokens_per_s", higher_is_better=True),
+        )
+        .collect()
+    )
+    return {row["endpoint_id"]: _stats_from_row(row) for row in aggregated.iter_rows(named=True)}
+
+
+def _stats_from_row(row: dict) -> EndpointStats:
+    def percentiles(column: str) -> Percentiles | None:
+        values = [row[f"{column}_q{i}"] for i in range(len(PERCENTILES))]
+        return None if values[0] is None else Percentiles(*values)
+
+    return EndpointStats(
+        endpoint_id=row["endpoint_id"], failure_times=tuple(row["failure_times"]), n_recent=row["n_recent"],
+        successes_5m=row["successes_5m"], failures_5m=row["failures_5m"], ttft_p50_s=row["ttft_p50_s"],
+        latency_p50_s=row["latency_p50_s"], tokens_per_s_p50=row["tokens_per_s_p50"],
+        successes_30m=row["successes_30m"], failures_30m=row["failures_30m"],
+        successes_1d=row["successes_1d"], failures_1d=row["failures_1d"],
+        ttft_30m=percentiles("ttft_s"), latency_30m=percentiles("latency_s"),
+        tokens_per_s_30m=percentiles("tokens_per_s"),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Live accumulation between rebuilds.
+# --------------------------------------------------------------------------------------------
 @dataclass
 class _Window:
-    outcomes: deque = field(default_factory=lambda: deque(maxlen=512))  # (ts, ok, ttft, latency, tps)
+    outcomes: deque = field(default_factory=lambda: deque(maxlen=512))  # (ts, ok, counted, ttft, latency, tps)
 
 
 class LiveStats:
     """Thread-safe accumulator of recent outcomes; `snapshot()` is an immutable view."""
 
-    def __init__(self, window_s: float = 300.0):
+    def __init__(self, window_s: float = FIVE_MINUTES_S, max_outcomes: int = 512):
         self.window_s = window_s
+        self.max_outcomes = max_outcomes
         self._lock = threading.Lock()
         self._windows: dict[str, _Window] = {}
+        self._baseline: Mapping[str, EndpointStats] = {}
+        self._built_at = -math.inf
         self._snapshot: Mapping[str, EndpointStats] = {}
 
     def observe(self, endpoint_id: str, now: float, ok: bool, counts_against_uptime: bool = True,
                 ttft_s: float | None = None, latency_s: float | None = None, tokens_per_s: float | None = None) -> None:
         with self._lock:
-            window = self._windows.setdefault(endpoint_id, _Window())
+            window = self._windows.get(endpoint_id)
+            if window is None:
+                window = self._windows[endpoint_id] = _Window(deque(maxlen=self.max_outcomes))
             window.outcomes.append((now, ok, counts_against_uptime, ttft_s, latency_s, tokens_per_s))
             snapshot = dict(self._snapshot)
-            snapshot[endpoint_id] = self._summarise(endpoint_id, window, now)
+            snapshot[endpoint_id] = self._summarise(endpoint_id, now)
             self._snapshot = snapshot  # swap: readers holding the old dict are unaffected
+
+    def observe_event(self, event: AttemptEvent, now: float | None = None) -> None:
+        """Observe a finished attempt; `now` defaults to its end (ts + latency)."""
+        if now is None:
+            now = event.ts + (event.latency_s or 0.0)
+        self.observe(event.endpoint_id, now, event.success, counts_against_uptime(event.error_class),
+                     event.ttft_s, event.latency_s, event.tokens_per_s)
+
+    def merge_baseline(self, baseline: Mapping[str, EndpointStats], built_at: float) -> None:
+        """Adopt a rebuilt baseline covering outcomes up to `built_at`; live outcomes after it add on."""
+        with self._lock:
+            self._baseline = dict(baseline)
+            self._built_at = built_at
+            endpoints = set(self._windows) | set(self._baseline)
+            self._snapshot = {endpoint_id: self._summarise(endpoint_id, built_at) for endpoint_id in endpoints}
 
     def snapshot(self) -> Mapping[str, EndpointStats]:
         return self._snapshot
 
-    def _summarise(self, endpoint_id: str, window: _Window, now: float) -> EndpointStats:
-        horizon = now - self.window_s
-        recent = [o for o in window.outcomes if o[0] >= horizon]
-        failures = tuple(o[0] for o in recent if not o[1] and o[2])
-        ok = [o for o in recent if o[1]]
+    def _summarise(self, endpoint_id: str, now: float) -> EndpointStats:
+        window = self._windows.get(endpoint_id)
+        outcomes = [o for o in window.outcomes if o[0] >= now - self.window_s] if window else []
+        new = [o for o in outcomes if o[0] > self._built_at]  # not yet in the baseline
+        new_ok = sum(1 for o in new if o[1])
+        new_failures = [o[0] for o in new if not o[1] and o[2]]
+        ok = [o for o in outcomes if o[1]]
+        base = self._baseline.get(endpoint_id) or EndpointStats(endpoint_id)
+        base_is_recent = now - self._built_at < self.window_s  # else its 5-minute counts are stale
+        old_failures = [t for t in base.failure_times if now - self.window_s <= t <= self._built_at]
         return EndpointStats(
             endpoint_id=endpoint_id,
-            failure_times=failures,
-            n_recent=len(recent),
-            successes_5m=len(ok),
-            failures_5m=len(failures),
-            ttft_p50_s=_median([o[3] for o in ok if o[3] is not None]),
-            latency_p50_s=_median([o[4] for o in ok if o[4] is not None]),
-            tokens_per_s_p50=_median([o[5] for o in ok if o[5] is not None]),
+            failure_times=tuple(sorted(old_failures + new_failures)),
+            n_recent=(base.n_recent if base_is_recent else 0) + len(new),
+            successes_5m=(base.successes_5m if base_is_recent else 0) + new_ok,
+            failures_5m=len(old_failures) + len(new_failures),
+            ttft_p50_s=_fallback(_quantile([o[3] for o in ok], 0.5), base.ttft_p50_s),
+            latency_p50_s=_fallback(_quantile([o[4] for o in ok], 0.5), base.latency_p50_s),
+            tokens_per_s_p50=_fallback(_quantile([o[5] for o in ok], 0.5), base.tokens_per_s_p50),
+            successes_30m=base.successes_30m + new_ok,
+            failures_30m=base.failures_30m + len(new_failures),
+            successes_1d=base.successes_1d + new_ok,
+            failures_1d=base.failures_1d + len(new_failures),
+            ttft_30m=_fallback(base.ttft_30m, _percentiles([o[3] for o in ok])),
+            latency_30m=_fallback(base.latency_30m, _percentiles([o[4] for o in ok])),
+            tokens_per_s_30m=_fallback(base.tokens_per_s_30m, _percentiles([o[5] for o in ok], higher_is_better=True)),
         )
 
 
-def _median(values: list[float]) -> float | None:
+def _fallback(value, default):
+    return default if value is None else value
+
+
+def _quantile(values: list[float | None], q: float) -> float | None:
+    """Linear-interpolated quantile (the same definition as polars' and DuckDB's quantile_cont)."""
+    values = sorted(v for v in values if v is not None)
     if not values:
         return None
-    values = sorted(values)
-    mid = len(values) // 2
-    return values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
+    position = q * (len(values) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (position - low)
+
+
+def _percentiles(values: list[float | None], higher_is_better: bool = False) -> Percentiles | None:
+    if all(v is None for v in values):
+        return None
+    return Percentiles(*(_quantile(values, 1 - q if higher_is_better else q) for q in PERCENTILES))

@@ -34,7 +34,7 @@ def test_batch_insert_is_one_statement_per_batch(store_path, make_event):
         assert store.append(events[7000:]) == 5000
         assert store.append([]) == 0
         counts = dict(store.connection.execute("SELECT endpoint_id, count(*) FROM events GROUP BY 1").fetchall())
-        (dirty_from,) = store.connection.execute("SELECT dirty_from FROM rollup_state").fetchone()
+        (dirty_from,) = store.connection.execute("SELECT dirty_from FROM rollup_state").fetchall()[0]
     assert counts == {"ep-0": 4000, "ep-1": 4000, "ep-2": 4000}
     assert dirty_from == min(e.ts for e in events)
 
@@ -48,7 +48,7 @@ def test_reopened_database_keeps_all_data(store_path, make_event):
         ids = store.connection.execute("SELECT request_id FROM events").fetchall()
     assert {i for (i,) in ids} == {e.request_id for e in events} | {"req-250"}
     with EventStore(store_path, read_only=True) as reader:
-        (count,) = reader.connection.execute("SELECT count(*) FROM events").fetchone()
+        (count,) = reader.connection.execute("SELECT count(*) FROM events").fetchall()[0]
     assert count == 251
 
 
@@ -60,5 +60,5 @@ def test_migrations_are_idempotent(store_path):
     assert [v for (v,) in versions] == [m.version for m in MIGRATIONS]
     connection.close()
     with EventStore(store_path) as store:  # opening again must not re-run anything
-        (n_rollup_state,) = store.connection.execute("SELECT count(*) FROM rollup_state").fetchone()
+        (n_rollup_state,) = store.connection.execute("SELECT count(*) FROM rollup_state").fetchall()[0]
     assert n_rollup_state == 1
