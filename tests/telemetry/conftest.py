@@ -6,7 +6,7 @@ import pytest
 
 from telemetry.events import AttemptEvent
 
-T0 = 1_800_000_000.0  # a fixed unix time on a minute boundary, so tests never read the clock
+from telemetry_testdata import T0
 
 
 @pytest.fixture
