@@ -127,7 +127,10 @@ class Dispatcher:
         return None, False
 
     def has_key(self, endpoint: Endpoint, principal: Principal) -> bool:
-        return self.demo_mode or self.provider_key(endpoint, principal)[0] is not None
+        # A provider without `key_env` (a self-hosted vLLM, say) needs no key.
+        if self.demo_mode or endpoint.provider.key_env is None:
+            return True
+        return self.provider_key(endpoint, principal)[0] is not None
 
     # ---- planning ---------------------------------------------------------------------------------
     def plan(self, kind: str, request, principal: Principal) -> Plan:
