@@ -2,8 +2,8 @@
 
 For each endpoint it keeps time-discounted sufficient statistics of success, log TTFT and log
 decode speed (llmperf: TTFT is heavy-tailed, so its log is close to normal; decode speed is stable).
-From those it gives either the posterior-mean `Prediction`s (UCB) or posterior draws (Thompson
-sampling), vectorised over candidates. Discounting uses the observations' own timestamps with a
+From those it gives point predictions (`point_table`, for UCB) or posterior parameters
+(`arrays`, from which Thompson sampling draws), vectorised over endpoints. Discounting uses the observations' own timestamps with a
 half-life, so drifting providers are forgotten at the same rate whatever the traffic volume.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 
 from .base import Observation
 
-__all__ = ["EndpointOutcomes", "OutcomeArrays", "speed_of", "mean_figures", "NEUTRAL_ERRORS"]
+__all__ = ["EndpointOutcomes", "OutcomeArrays", "speed_of", "NEUTRAL_ERRORS"]
 
 # Errors caused by the client, not the endpoint: they neither count as failures nor as attempts.
 NEUTRAL_ERRORS = frozenset({"client-cancel", "user"})
@@ -74,6 +74,9 @@ class EndpointOutcomes:
         self.prior_log_tps = math.log(prior_tokens_per_s)
         self.prior_log_var = prior_log_sd ** 2
         self.rows: dict[str, list[float]] = {}
+        # Point summaries (t_last, n, failure, ttft_s, tokens_per_s) kept current by `observe`, so
+        # that deciding reads one tuple per endpoint instead of re-deriving the posterior.
+        self.summaries: dict[str, tuple[float, float, float, float, float]] = {}
 
     def _decay(self, now: float, t_last: float) -> float:
         if self.half_life_s is None or now <= t_last:
@@ -95,16 +98,42 @@ class EndpointOutcomes:
             if observation.error_class not in NEUTRAL_ERRORS:
                 row[_N] += 1.0
                 row[_FAIL] += 1.0
-            return
-        row[_N] += 1.0
-        speed = speed_of(observation)
-        if speed is not None:
-            log_ttft, log_tps = math.log(speed[0]), math.log(speed[1])
-            row[_N_SPEED] += 1.0
-            row[_S_TTFT] += log_ttft
-            row[_SS_TTFT] += log_ttft * log_ttft
-            row[_S_TPS] += log_tps
-            row[_SS_TPS] += log_tps * log_tps
+        else:
+            row[_N] += 1.0
+            speed = speed_of(observation)
+            if speed is not None:
+                log_ttft, log_tps = math.log(speed[0]), math.log(speed[1])
+                row[_N_SPEED] += 1.0
+                row[_S_TTFT] += log_ttft
+                row[_SS_TTFT] += log_ttft * log_ttft
+                row[_S_TPS] += log_tps
+                row[_SS_TPS] += log_tps * log_tps
+        self.summaries[observation.endpoint_id] = self._summary(row)
+
+    def _summary(self, row: list[float]) -> tuple[float, float, float, float, float]:
+        k = self.prior_weight
+        weight = row[_N_SPEED] + k
+        return (
+            row[_T_LAST],
+            row[_N],
+            (row[_FAIL] + k * self.prior_failure) / (row[_N] + k),
+            math.exp((row[_S_TTFT] + k * self.prior_log_ttft) / weight),
+            math.exp((row[_S_TPS] + k * self.prior_log_tps) / weight),
+        )
+
+    def point_table(self, endpoint_ids: Sequence[str], now: float) -> np.ndarray:
+        """(n, 4) array of [discounted attempts, failure_prob, ttft_s, tokens_per_s] per endpoint.
+
+        Only the attempt count is decayed to `now`: discounting scales an endpoint's sums alike,
+        so its means stay as of its last observation (the pull towards the prior as data ages is
+        left to the exploration bonus, which grows as the count decays).
+        """
+        prior = (now, 0.0, self.prior_failure, math.exp(self.prior_log_ttft), math.exp(self.prior_log_tps))
+        summaries = self.summaries
+        table = np.array([summaries.get(e, prior) for e in endpoint_ids])
+        if self.half_life_s is not None:
+            table[:, 1] *= 0.5 ** (np.maximum(now - table[:, 0], 0.0) / self.half_life_s)
+        return table[:, 1:]
 
     def arrays(self, endpoint_ids: Sequence[str], now: float) -> OutcomeArrays:
         """Posterior summaries for `endpoint_ids` as of `now` (unknown endpoints get the prior)."""
@@ -132,12 +161,3 @@ class EndpointOutcomes:
             log_tps_var=tps_var,
         )
 
-
-def mean_figures(arrays: OutcomeArrays, output_tokens: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Posterior point predictions (ttft_s, latency_s, tokens_per_s, failure_prob), one per endpoint.
-
-    exp(mean log) is the median, the robust centre of a heavy-tailed TTFT.
-    """
-    ttft = np.exp(arrays.log_ttft_mean)
-    tps = np.exp(arrays.log_tps_mean)
-    return ttft, ttft + output_tokens / tps, tps, arrays.failure_mean

@@ -86,14 +86,21 @@ def expected_price(candidate: Candidate, features: RequestFeatures) -> float:
 
 
 def combine(weights: Weights, price_usd: Any, ttft_s: Any, latency_s: Any, tokens_per_s: Any, failure_prob: Any) -> Any:
-    """The formula: floats or broadcastable numpy arrays in, utility points out."""
-    return (
-        weights.tokens_per_s * tokens_per_s
-        - weights.usd * price_usd
-        - weights.latency_s * latency_s
-        - weights.ttft_s * ttft_s
-        - weights.failure * failure_prob
-    )
+    """The formula: floats or broadcastable numpy arrays in, utility points out.
+
+    Terms with a zero weight are skipped, which saves array passes on the request path and keeps
+    an unknown (inf/nan) figure from poisoning a utility that does not weigh it.
+    """
+    total = -weights.usd * price_usd
+    if weights.latency_s:
+        total = total - weights.latency_s * latency_s
+    if weights.ttft_s:
+        total = total - weights.ttft_s * ttft_s
+    if weights.tokens_per_s:
+        total = total + weights.tokens_per_s * tokens_per_s
+    if weights.failure:
+        total = total - weights.failure * failure_prob
+    return total
 
 
 def utility(candidate: Candidate, context: RoutingContext, prediction: Prediction,

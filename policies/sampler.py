@@ -1,6 +1,7 @@
 """The one pure sampler: probabilities in, attempt order and propensity out."""
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -41,18 +42,22 @@ def sample_order(
     propensity is 1 for the top choice, which is what an explicit `sort`/`order` means.
     """
     keys: Sequence[str] = list(probabilities)
-    if not keys:
+    n = len(keys)
+    if not n:
         return [], 0.0
     if deterministic:
         order = sorted(keys, key=lambda k: -probabilities[k])
         return order, 1.0
-    p = np.fromiter((probabilities[k] for k in keys), dtype=float, count=len(keys))
-    p = np.clip(p, 0.0, None)
-    total = p.sum()
-    p = p / total if total > 0 else np.full(len(keys), 1.0 / len(keys))
-    # Gumbel-top-k is exactly Plackett-Luce sampling without replacement, in one vectorised draw.
-    with np.errstate(divide="ignore"):
-        scores = np.log(p) + rng.gumbel(size=len(keys))
-    idx = np.argsort(-scores, kind="stable")
-    order = [keys[i] for i in idx]
-    return order, float(p[idx[0]])
+    # Plain Python over the (few) candidates: per-call numpy overhead would dominate at n ~ 10.
+    weights = [v if v > 0.0 else 0.0 for v in map(float, probabilities.values())]
+    total = sum(weights)
+    if total > 0.0 and math.isfinite(total):
+        p = [w / total for w in weights]
+    else:
+        p = [1.0 / n] * n
+    # Gumbel-top-k is exactly Plackett-Luce sampling without replacement, from one vectorised draw.
+    gumbel = rng.gumbel(size=n).tolist()
+    log = math.log
+    scores = [log(pi) + g if pi > 0.0 else -math.inf for pi, g in zip(p, gumbel)]
+    index = sorted(range(n), key=scores.__getitem__, reverse=True)  # stable: ties keep input order
+    return [keys[i] for i in index], p[index[0]]

@@ -6,11 +6,11 @@ from typing import Sequence
 import numpy as np
 
 from ..base import Candidate, Observation, RoutingContext
-from ..estimators import EndpointOutcomes, OutcomeArrays, mean_figures
-from ..objective import DEFAULT_WEIGHTS, Prediction, Weights, combine, weights_for
+from ..estimators import EndpointOutcomes
+from ..objective import DEFAULT_WEIGHTS, Prediction, Weights
 from ..scoring import ScoringPolicy
 
-__all__ = ["OutcomeBandit"]
+__all__ = ["OutcomeBandit", "prices_of"]
 
 
 class OutcomeBandit(ScoringPolicy):
@@ -33,24 +33,21 @@ class OutcomeBandit(ScoringPolicy):
     def _learn(self, observation: Observation) -> None:
         self._outcomes().observe(observation)
 
-    def _arrays(self, candidates: Sequence[Candidate], context: RoutingContext) -> OutcomeArrays:
-        return self._outcomes().arrays([c.endpoint_id for c in candidates], context.now)
-
-    def _mean_utilities(self, candidates: Sequence[Candidate], context: RoutingContext,
-                        arrays: OutcomeArrays) -> np.ndarray:
-        features = context.features
-        prices = _prices(candidates, context)
-        ttft, latency, tps, failure = mean_figures(arrays, features.expected_output_tokens)
-        return combine(weights_for(context.sort, self.weights), prices, ttft, latency, tps, failure)
+    def _point_figures(self, candidates: Sequence[Candidate], context: RoutingContext):
+        """(discounted attempts, ttft_s, latency_s, tokens_per_s, failure_prob) arrays over candidates."""
+        table = self._outcomes().point_table([c.endpoint_id for c in candidates], context.now)
+        attempts, failure, ttft, tps = table.T
+        return attempts, ttft, ttft + context.features.expected_output_tokens / tps, tps, failure
 
     def predict(self, candidates: Sequence[Candidate], context: RoutingContext) -> list[Prediction]:
-        """Posterior-mean predictions, for explanations and for the simulator's diagnostics."""
-        arrays = self._arrays(candidates, context)
-        figures = mean_figures(arrays, context.features.expected_output_tokens)
-        return [Prediction(*(float(f[i]) for f in figures)) for i in range(len(candidates))]
+        """Point predictions, for explanations and the simulator's diagnostics."""
+        _, ttft, latency, tps, failure = self._point_figures(candidates, context)
+        return [Prediction(float(ttft[i]), float(latency[i]), float(tps[i]), float(failure[i]))
+                for i in range(len(candidates))]
 
 
-def _prices(candidates: Sequence[Candidate], context: RoutingContext) -> np.ndarray:
+def prices_of(candidates: Sequence[Candidate], context: RoutingContext) -> np.ndarray:
+    """Expected USD price of this request on each candidate (see `objective.expected_price`)."""
     features = context.features
     prompt, output = features.prompt_tokens, features.expected_output_tokens
     return np.array([c.expected_cost(prompt, output) for c in candidates])

@@ -16,9 +16,9 @@ import numpy as np
 
 from ..base import Candidate, RoutingContext
 from ..exploration import greedy
-from ..objective import DEFAULT_WEIGHTS, Weights
+from ..objective import DEFAULT_WEIGHTS, Weights, combine, weights_for
 from ..registry import register
-from ._outcome_bandit import OutcomeBandit
+from ._outcome_bandit import OutcomeBandit, prices_of
 
 __all__ = ["DiscountedUCB"]
 
@@ -49,9 +49,9 @@ class DiscountedUCB(OutcomeBandit):
         self.min_prob = min_prob
 
     def _probabilities(self, candidates: Sequence[Candidate], context: RoutingContext) -> np.ndarray:
-        arrays = self._arrays(candidates, context)
-        utilities = self._mean_utilities(candidates, context, arrays)
-        attempts = arrays.n
+        attempts, ttft, latency, tps, failure = self._point_figures(candidates, context)
+        utilities = combine(weights_for(context.sort, self.weights), prices_of(candidates, context), ttft, latency,
+                            tps, failure)
         log_total = math.log(max(float(attempts.sum()), math.e))
         scale = float(np.abs(utilities).mean()) + 1e-12
         with np.errstate(divide="ignore"):

@@ -23,6 +23,7 @@ from ..exploration import greedy
 from ..objective import DEFAULT_WEIGHTS, Prediction, Weights, combine, weights_for
 from ..registry import register
 from ..scoring import ScoringPolicy
+from ._outcome_bandit import prices_of
 
 __all__ = ["LinUCB"]
 
@@ -61,19 +62,19 @@ class LinUCB(ScoringPolicy):
             return
         prior_inverse = np.eye(_N_FEATURES) / self.ridge
         self.rows_: dict[str, int] = {}
-        self.a_inv_all_ = prior_inverse[None].copy()  # (E+1, d, d) inverse Gram of all attempts
         self.a_inv_ok_ = prior_inverse[None].copy()  # (E+1, d, d) inverse Gram of successes
         self.b_ = np.zeros((1, _N_FEATURES, 3))  # (E+1, d, 3) X'y for ttft, tps (successes), failure (all)
-        self.theta_ = np.zeros((1, _N_FEATURES, 3))
+        # What deciding reads, side by side so one gather fetches it: coefficients (d, 3) for
+        # ttft, tps, failure, then the inverse Gram of all attempts (d, d) for the bonus width.
+        self.model_ = np.concatenate([np.zeros((1, _N_FEATURES, 3)), prior_inverse[None]], axis=2)
 
     def _row(self, endpoint_id: str) -> int:
         row = self.rows_.get(endpoint_id)
         if row is None:
             row = self.rows_[endpoint_id] = len(self.rows_) + 1
-            self.a_inv_all_ = np.concatenate([self.a_inv_all_, self.a_inv_all_[:1]])
             self.a_inv_ok_ = np.concatenate([self.a_inv_ok_, self.a_inv_ok_[:1]])
             self.b_ = np.concatenate([self.b_, np.zeros((1, _N_FEATURES, 3))])
-            self.theta_ = np.concatenate([self.theta_, np.zeros((1, _N_FEATURES, 3))])
+            self.model_ = np.concatenate([self.model_, self.model_[:1]])
         return row
 
     def _learn(self, observation: Observation) -> None:
@@ -82,35 +83,38 @@ class LinUCB(ScoringPolicy):
         self._ensure_state()
         row = self._row(observation.endpoint_id)
         x = np.asarray(observation.context.features.as_vector())
-        _sherman_morrison(self.a_inv_all_[row], x)
+        a_inv_all = self.model_[row, :, 3:]  # a view: updated in place
+        _sherman_morrison(a_inv_all, x)
         self.b_[row, :, _FAIL] += x * ((0.0 if observation.success else 1.0) - self.prior_failure)
         speed = speed_of(observation) if observation.success else None
         if speed is not None:
             _sherman_morrison(self.a_inv_ok_[row], x)
             self.b_[row, :, _TTFT] += x * (math.log(speed[0]) - math.log(self.prior_ttft_s))
             self.b_[row, :, _TPS] += x * (math.log(speed[1]) - math.log(self.prior_tokens_per_s))
-        self.theta_[row, :, :2] = self.a_inv_ok_[row] @ self.b_[row, :, :2]
-        self.theta_[row, :, _FAIL] = self.a_inv_all_[row] @ self.b_[row, :, _FAIL]
+        self.model_[row, :, :2] = self.a_inv_ok_[row] @ self.b_[row, :, :2]
+        self.model_[row, :, _FAIL] = a_inv_all @ self.b_[row, :, _FAIL]
 
     # --- deciding ------------------------------------------------------------------------------
     def _figures(self, candidates: Sequence[Candidate], context: RoutingContext):
         self._ensure_state()
         rows = [self.rows_.get(c.endpoint_id, 0) for c in candidates]
-        x = np.asarray(context.features.as_vector())
-        offsets = x @ self.theta_[rows]  # (n, 3)
-        ttft = self.prior_ttft_s * np.exp(offsets[:, _TTFT])
-        tps = self.prior_tokens_per_s * np.exp(offsets[:, _TPS])
-        failure = np.clip(self.prior_failure + offsets[:, _FAIL], 0.0, 1.0)
+        x = np.array(context.features.as_vector())
+        projected = x @ self.model_[rows]  # (n, 3 + d): predicted offsets, then A^-1 x
+        speed = np.exp(projected[:, :2]) * self._prior_speed
+        ttft, tps = speed[:, 0], speed[:, 1]
+        failure = np.minimum(np.maximum(projected[:, _FAIL] + self.prior_failure, 0.0), 1.0)
         latency = ttft + context.features.expected_output_tokens / tps
-        width = np.sqrt(np.maximum((self.a_inv_all_[rows] @ x) @ x, 0.0))
+        width = np.sqrt(np.maximum(projected[:, 3:] @ x, 0.0))
         return ttft, latency, tps, failure, width
 
-    def _probabilities(self, candidates: Sequence[Candidate], context: RoutingContext) -> np.ndarray:
+    @property
+    def _prior_speed(self) -> np.ndarray:
+        return np.array([self.prior_ttft_s, self.prior_tokens_per_s])
+
+    def _probabilities(self, candidates: Sequence[Candidate], context: RoutingContext) -> list[float]:
         ttft, latency, tps, failure, width = self._figures(candidates, context)
-        features = context.features
-        prices = np.array([c.expected_cost(features.prompt_tokens, features.expected_output_tokens)
-                           for c in candidates])
-        utilities = combine(weights_for(context.sort, self.weights), prices, ttft, latency, tps, failure)
+        utilities = combine(weights_for(context.sort, self.weights), prices_of(candidates, context), ttft, latency, tps,
+                            failure)
         scale = float(np.abs(utilities).mean()) + 1e-12
         return greedy(utilities + self.alpha * scale * width)
 
