@@ -53,6 +53,3 @@ class ScoringPolicy(Policy):
     def _learn(self, observation: Observation) -> None:
         return None
 
-    def learned_state(self) -> dict[str, object]:
-        """Learned attributes (names ending in `_`), e.g. for tests and explanations."""
-        return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}

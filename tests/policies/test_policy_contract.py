@@ -25,8 +25,9 @@ CONTEXTS = [
     context_at(1000.0, sort="latency", in_flight={"alpha/m": 3}),
     context_at(1000.0, output_tokens=4000, prompt_tokens=0),
 ]
-# Policies whose distribution does not depend on `update` (refit-only or rule-based).
-NOT_ONLINE = {"uniform", "cheapest", "least-busy", "openrouter", "regression"}
+# Whether `update` moves a policy's distribution: every registered policy must be in one set.
+ONLINE = {"round-robin", "fastest", "latency-based", "thompson", "discounted-ucb", "linucb"}
+NOT_ONLINE = {"uniform", "cheapest", "least-busy", "openrouter", "regression"}  # rule-based or refit-only
 
 
 def _accepts(name: str, parameter: str) -> bool:
@@ -98,12 +99,13 @@ def test_clone_resets_learned_state_and_keeps_parameters(name):
     assert clone.get_params() == policy.get_params()
     assert clone.min_prob == 0.03
     assert [k for k in vars(clone) if k.endswith("_")] == []
-    if name not in NOT_ONLINE or name == "regression":
+    if name in ONLINE or name == "regression":
         assert [k for k in vars(policy) if k.endswith("_")], "a learning policy should have learned state"
 
 
 def test_update_changes_what_it_should(name):
     """Online policies move away from an endpoint observed slow and failing; others ignore updates."""
+    assert name in ONLINE | NOT_ONLINE, f"declare in ONLINE or NOT_ONLINE whether {name!r} learns from update"
     policy = make_policy(name)
     context = context_at(3000.0)
     if name == "round-robin":

@@ -99,3 +99,12 @@ def test_regression_uses_live_health_to_predict_an_outage():
     assert policy.predict(candidates, context_at(9000.0, stats=all_good))[0].failure_prob < 0.1
     assert policy.distribution(candidates, context_at(9000.0, stats=all_good))["outage/m"] > 0.5
     assert policy.distribution(candidates, context_at(9000.0, stats=in_outage))["outage/m"] < 0.1
+
+
+def test_regression_fitted_on_nothing_predicts_the_prior_for_everyone():
+    policy = make_policy("regression", min_prob=0.0).fit([])
+    candidates = [QUICK_START.candidate, FAST_DECODE.candidate]
+    assert policy.distribution(candidates, context_at(0.0)) == pytest.approx({"quickstart/m": 0.5, "fastdecode/m": 0.5})
+    prediction = policy.predict(candidates, context_at(0.0))[0]
+    assert prediction.ttft_s == pytest.approx(1.0) and prediction.tokens_per_s == pytest.approx(50.0)
+    assert prediction.failure_prob == pytest.approx(0.1)
