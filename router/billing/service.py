@@ -277,7 +277,13 @@ class Billing:
         ciphertext = self.store.get_byok(account_id, provider)
         return None if ciphertext is None else self._secret_box.decrypt(ciphertext)
 
+    def byok_keys(self, account_id: str) -> dict[str, str]:
+        """All of the account's own keys, provider → key, in one look-up (for a request's Principal)."""
+        return {provider: self._secret_box.decrypt(ciphertext)
+                for provider, ciphertext in self.store.all_byok(account_id).items()}
+
     def byok_providers(self, account_id: str) -> list[str]:
+        """Providers the account has its own key for; no key material."""
         return self.store.list_byok(account_id)
 
     def close(self) -> None:

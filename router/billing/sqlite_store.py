@@ -401,6 +401,11 @@ class SQLiteBillingStore:
                                           (account_id,)).fetchall()
         return [row[0] for row in rows]
 
+    def all_byok(self, account_id: str) -> dict[str, bytes]:
+        rows = self._connection().execute("SELECT provider, ciphertext FROM byok_keys WHERE account_id = ?",
+                                          (account_id,)).fetchall()
+        return dict(rows)
+
     # -- settings ----------------------------------------------------------------------------------
     def get_meta(self, name: str) -> str | None:
         row = self._connection().execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()

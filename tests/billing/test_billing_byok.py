@@ -55,6 +55,7 @@ def test_byok_keys_are_encrypted_at_rest_and_never_returned(client, billing, ali
                    and path.is_file())
     assert OWN_KEY.encode() not in raw
     assert billing.byok_key("acme", "openai") == OWN_KEY
+    assert billing.byok_keys("acme") == {"openai": OWN_KEY} and billing.byok_keys("nobody") == {}
     secret_file = db_path.with_name(db_path.name + ".secret")
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
     deleted = client.delete("/v1/byok/openai", headers=alice)

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import httpx
 
-from router.billing import Billing, InsufficientCredits, LimitExceeded, request_cost
+from router.billing import InsufficientCredits, LimitExceeded, request_cost
 
 from .billing_testapp import ADMIN, COMPLETION_PRICE, MASTER_KEY, PROMPT_PRICE, bearer, build_app
+from .billing_workers import reserve_many
 
 HOLD = Decimal("0.01")  # each request's maximum list cost; the store holds it plus the 5% fee
 
@@ -38,26 +39,12 @@ def test_200_threads_reserving_against_a_balance_for_50(billing):
     assert billing.credits("acme")["reserved"] == 0
 
 
-def _reserve_in_worker(db_path: str, secret: str, attempts: int, results: "multiprocessing.Queue[int]") -> None:
-    billing = Billing.open(db_path, master_key=MASTER_KEY, environ={}, checkpoint_interval_s=None)
-    principal = billing.authenticate(f"Bearer {secret}")
-    served = 0
-    for _ in range(attempts):
-        try:
-            billing.reserve(principal, HOLD)  # held, never settled: the holds alone must fit
-            served += 1
-        except InsufficientCredits:
-            pass
-    billing.close()
-    results.put(served)
-
-
 def test_200_reservations_from_4_worker_processes_share_one_balance(billing, db_path: Path):
     secret, _ = billing.create_key(name="k", account_id="acme")
     billing.add_credits("acme", HOLD * Decimal("1.05") * 70)
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
-    workers = [context.Process(target=_reserve_in_worker, args=(str(db_path), secret, 50, results))
+    workers = [context.Process(target=reserve_many, args=(str(db_path), MASTER_KEY, secret, HOLD, 50, results))
                for _ in range(4)]
     for worker in workers:
         worker.start()
