@@ -27,10 +27,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Candidate, RequestFeatures, RoutingContext
+from .base import Candidate, Observation, RequestFeatures, RoutingContext
 
 __all__ = ["Prediction", "Weights", "DEFAULT_WEIGHTS", "SORT_WEIGHTS", "weights_for", "expected_price",
-           "combine", "utility"]
+           "combine", "utility", "realised_utility"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +113,16 @@ def utility(candidate: Candidate, context: RoutingContext, prediction: Predictio
     price = expected_price(candidate, context.features)
     return float(combine(chosen, price, prediction.ttft_s, prediction.latency_s, prediction.tokens_per_s,
                          prediction.failure_prob))
+
+
+def realised_utility(observation: Observation, default: Weights = DEFAULT_WEIGHTS) -> float:
+    """Utility of what actually happened on one attempt: the reward for bandits and OPE.
+
+    Billed cost instead of expected price; a failure counts fully (failure term 1) and its TTFT is
+    the time it took to fail, as the simulator scores realised outcomes (`simulator.oracle`).
+    Unrecorded times count as 0 (nothing was waited for that we know of).
+    """
+    latency = observation.latency_s or 0.0
+    ttft = (observation.ttft_s if observation.ttft_s is not None else latency) if observation.success else latency
+    return float(combine(weights_for(observation.context.sort, default), observation.cost, ttft, latency,
+                         observation.tokens_per_s or 0.0, 0.0 if observation.success else 1.0))

@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from policies.base import Candidate, RequestFeatures, RoutingContext
+from policies.base import Candidate, Observation, RequestFeatures, RoutingContext
 from policies.objective import (DEFAULT_WEIGHTS, SORT_WEIGHTS, Prediction, Weights, combine, expected_price,
-                                utility, weights_for)
+                                realised_utility, utility, weights_for)
 
 CHEAP_SLOW = Candidate("cheap/m", "cheap", "m", prompt_price=1e-7, completion_price=2e-7)
 PRICEY_FAST = Candidate("pricey/m", "pricey", "m", prompt_price=5e-6, completion_price=1.5e-5)
@@ -63,3 +63,12 @@ def test_combine_broadcasts_like_the_scalar_utility():
 
 def test_prediction_latency_is_ttft_plus_decode_time():
     assert FAST.latency_s == pytest.approx(0.2 + 500 / 150.0)
+
+
+def test_realised_utility_scores_billed_cost_and_failures():
+    context = RoutingContext(features=FEATURES)
+    served = Observation("p/m", context, success=True, ttft_s=0.5, latency_s=3.0, tokens_per_s=100.0, cost=0.002)
+    failed = Observation("p/m", context, success=False, error_class="timeout", latency_s=3.0)
+    assert realised_utility(served) == pytest.approx(-(1000 * 0.002 + 3.0 + 0.5 * 0.5))
+    assert realised_utility(failed) == pytest.approx(-(3.0 + 0.5 * 3.0 + 10.0))
+    assert realised_utility(failed) < realised_utility(served)

@@ -45,7 +45,7 @@ def test_bandit_leaves_a_failing_endpoint_and_returns_after_it_recovers(name, pa
 def test_without_forgetting_thompson_is_slow_to_return():
     """The recovery above is owed to discounting: the same run without it stays away longer."""
     rng = np.random.default_rng(7)
-    policy = make_policy("thompson", min_prob=0.01, seed=1)
+    policy = make_policy("thompson", min_prob=0.01, seed=1, half_life_s=None)
     run(policy, _world(0.01), steps=300, start=0.0, rng=rng)
     run(policy, _world(1.0), steps=300, start=300.0, rng=rng)
     recovered = run(policy, _world(0.01), steps=500, start=600.0, rng=rng)
