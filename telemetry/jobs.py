@@ -18,14 +18,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from .prices import PriceTriple, record_prices
 from .retention import export_old_events
-from .rollups import update_rollups
-from .snapshot import ONE_DAY_S, SNAPSHOT_COLUMNS, LiveStats, build_snapshot
+from .rollups import UPTIME_COUNTS_SQL, update_rollups
+from .snapshot import ONE_DAY_S, SNAPSHOT_COLUMNS, THIRTY_MINUTES_S, LiveStats, build_snapshot
 from .writer import TelemetryWriter
 
 __all__ = ["TelemetryJobs"]
 
 
-_SNAPSHOT_SQL = f"SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM events WHERE ts > $since AND ts <= $now"
+_SNAPSHOT_SQL = f"SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM events WHERE ts >= $since AND ts <= $now"
 
 
 class TelemetryJobs:
@@ -50,11 +50,17 @@ class TelemetryJobs:
         return self.writer.call(update_rollups)
 
     def rebuild_snapshot(self) -> int:
-        """Rebuild the stats baseline from the last day of events; returns the number of endpoints."""
+        """Rebuild the stats baseline; returns the number of endpoints.
+
+        Raw events cover the last 30 minutes (from a minute boundary); the rest of the day's uptime
+        counts come from the rollup, which the rollup job keeps complete for minutes that old.
+        """
         now = self.clock()
         self.writer.flush()  # everything finished before `now` is then in the store
-        frame = self.writer.read_frame(_SNAPSHOT_SQL, {"since": now - ONE_DAY_S, "now": now})
-        baseline = build_snapshot(frame, now)
+        boundary = (now - THIRTY_MINUTES_S) // 60 * 60
+        frame = self.writer.read_frame(_SNAPSHOT_SQL, {"since": boundary, "now": now})
+        earlier = self.writer.read_frame(UPTIME_COUNTS_SQL, {"since": now - ONE_DAY_S, "until": boundary})
+        baseline = build_snapshot(frame, now, earlier_counts=earlier)
         self.live_stats.merge_baseline(baseline, now)
         return len(baseline)
 

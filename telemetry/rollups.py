@@ -17,7 +17,7 @@ import duckdb
 from .events import ERROR_CLASSES, UPTIME_EXCLUDED
 from .store import EventStore
 
-__all__ = ["ROLLUP_SELECT_SQL", "ROLLUP_COLUMNS", "update_rollups", "rebuild_rollups"]
+__all__ = ["ROLLUP_SELECT_SQL", "ROLLUP_COLUMNS", "UPTIME_COUNTS_SQL", "update_rollups", "rebuild_rollups"]
 
 
 def _error_column(error_class: str) -> str:
@@ -33,7 +33,7 @@ ROLLUP_SELECT_SQL = f"""
     WITH per_minute AS (
         SELECT
             endpoint_id,
-            make_timestamp(CAST(floor(ts / 60) * 60000000 AS BIGINT)) AS minute,
+            CAST(floor(ts / 60) AS BIGINT) AS minute_index,  -- cheaper to group on than a timestamp
             count(*) AS requests,
             count(*) FILTER (WHERE error_class IS NULL) AS successes,
             count(error_class) AS errors,
@@ -47,7 +47,7 @@ ROLLUP_SELECT_SQL = f"""
         GROUP BY ALL
     )
     SELECT
-        endpoint_id, minute, requests, successes, errors,
+        endpoint_id, make_timestamp(minute_index * 60000000) AS minute, requests, successes, errors,
         {", ".join(_error_column(c) for c in ERROR_CLASSES)},
         ttft_q[1] AS ttft_p50_s, ttft_q[2] AS ttft_p90_s, ttft_q[3] AS ttft_p99_s,
         latency_q[1] AS latency_p50_s, latency_q[2] AS latency_p90_s, latency_q[3] AS latency_p99_s,
@@ -62,6 +62,17 @@ ROLLUP_COLUMNS = (
     "ttft_p50_s", "ttft_p90_s", "ttft_p99_s", "latency_p50_s", "latency_p90_s", "latency_p99_s",
     "tokens_per_s_p50", "uptime",
 )
+
+
+# Successes and counted failures per endpoint over whole minutes in [$since, $until) (unix seconds),
+# from the rollup: lets the stats rebuild cover a day without rereading a day of raw events.
+UPTIME_COUNTS_SQL = f"""
+    SELECT endpoint_id, sum(successes) AS successes,
+           sum(errors - {" - ".join(_error_column(c) for c in UPTIME_EXCLUDED)}) AS failures
+    FROM endpoint_minute
+    WHERE minute >= make_timestamp(CAST($since * 1e6 AS BIGINT)) AND minute < make_timestamp(CAST($until * 1e6 AS BIGINT))
+    GROUP BY endpoint_id
+"""
 
 
 def _connection(store: EventStore | duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:

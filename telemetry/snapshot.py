@@ -89,11 +89,14 @@ def _ratio(successes: int, failures: int) -> float | None:
 # --------------------------------------------------------------------------------------------
 # Rebuild from the store: one pure function over an events frame.
 # --------------------------------------------------------------------------------------------
-def build_snapshot(events: pl.DataFrame, now: float, *, failure_window_s: float = FIVE_MINUTES_S
-                   ) -> Mapping[str, EndpointStats]:
+def build_snapshot(events: pl.DataFrame, now: float, *, failure_window_s: float = FIVE_MINUTES_S,
+                   earlier_counts: pl.DataFrame | None = None) -> Mapping[str, EndpointStats]:
     """Stats per endpoint from events (at least `SNAPSHOT_COLUMNS`) that started in the last day.
 
     Counted failures exclude `UPTIME_EXCLUDED` classes; percentiles use successful attempts only.
+    `earlier_counts` (endpoint_id, successes, failures) adds to the one-day uptime counts for the
+    part of the day that `events` does not cover (e.g. from the rollup table); the caller makes
+    sure the two do not overlap.
     """
     ok = pl.col("error_class").is_null()
     counted = pl.col("error_class").is_not_null() & ~pl.col("error_class").is_in(UPTIME_EXCLUDED)
@@ -130,6 +133,18 @@ def build_snapshot(events: pl.DataFrame, now: float, *, failure_window_s: float 
         )
         .collect()
     )
+    if earlier_counts is not None and earlier_counts.height:
+        earlier = earlier_counts.select(
+            pl.col("endpoint_id").cast(pl.String), pl.col("successes").cast(pl.UInt32).alias("earlier_successes"),
+            pl.col("failures").cast(pl.UInt32).alias("earlier_failures"))
+        aggregated = (
+            aggregated.join(earlier, on="endpoint_id", how="full", coalesce=True)
+            .with_columns(pl.col("n_recent", "successes_5m", "failures_5m", "successes_30m", "failures_30m",
+                                 "successes_1d", "failures_1d", "earlier_successes", "earlier_failures").fill_null(0),
+                          pl.col("failure_times").fill_null(pl.lit([], dtype=pl.List(pl.Float64))))
+            .with_columns(pl.col("successes_1d") + pl.col("earlier_successes"),
+                          pl.col("failures_1d") + pl.col("earlier_failures"))
+        )
     return {row["endpoint_id"]: _stats_from_row(row) for row in aggregated.iter_rows(named=True)}
 
 

@@ -25,12 +25,13 @@ def test_jobs_roll_up_rebuild_snapshot_refresh_prices_and_retire(store_path, tmp
         jobs = TelemetryJobs(writer, live, price_source=lambda: dict(prices), archive_dir=tmp_path / "archive",
                              retention_days=1, clock=clock)
         writer.record(make_event(endpoint_id="alpha/m", ts=T0 - 2 * 86_400))  # due for retention
+        writer.record(make_event(endpoint_id="alpha/m", ts=T0 - 3_600, error_class="timeout"))  # via the rollup
         writer.record(make_event(endpoint_id="alpha/m", ts=T0 + 10))
         writer.record(make_event(endpoint_id="alpha/m", ts=T0 + 70, error_class="5xx", ttft_s=None))
-        assert jobs.run_rollups() == 3  # minutes: the old one, T0 and T0 + 60
+        assert jobs.run_rollups() == 4  # minutes: T0 - 2 days, T0 - 1 h, T0 and T0 + 60
         assert jobs.rebuild_snapshot() == 1
         stats = live.snapshot()["alpha/m"]
-        assert (stats.successes_5m, stats.failures_5m, stats.failures_1d) == (1, 1, 1)
+        assert (stats.successes_5m, stats.failures_5m, stats.successes_1d, stats.failures_1d) == (1, 1, 1, 2)
         assert jobs.refresh_prices() == 1
         prices["alpha/m"] = (1e-6, 3e-6, 0.0)
         clock.now += 60
@@ -41,7 +42,7 @@ def test_jobs_roll_up_rebuild_snapshot_refresh_prices_and_retire(store_path, tmp
         remaining = writer.read_frame("SELECT count(*) AS n FROM events")["n"][0]
     assert history.select("completion_price", "valid_from", "valid_to").rows() == [
         (2e-6, T0 + 120, T0 + 180), (3e-6, T0 + 180, None)]
-    assert remaining == 2
+    assert remaining == 3
     assert pl.read_parquet(tmp_path / "archive" / "**" / "*.parquet").height == 1
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import polars as pl
 import pytest
 
 from telemetry.snapshot import LiveStats, Percentiles, build_snapshot
@@ -48,6 +49,16 @@ def test_build_snapshot_matches_hand_computation(history):
 
 def test_build_snapshot_of_no_events_is_empty(history):
     assert build_snapshot(events_frame(history).clear(), NOW) == {}
+
+
+def test_earlier_counts_add_to_the_daily_uptime_only(history):
+    earlier = pl.DataFrame({"endpoint_id": ["a", "c"], "successes": [10, 4], "failures": [2, 1]})
+    recent = events_frame(history).filter(pl.col("ts") >= NOW - 1_800)
+    snapshot = build_snapshot(recent, NOW, earlier_counts=earlier)
+    a, c = snapshot["a"], snapshot["c"]
+    assert (a.successes_1d, a.failures_1d, a.successes_30m, a.failures_30m) == (13, 4, 3, 2)
+    assert (c.successes_1d, c.failures_1d, c.successes_5m, c.failure_times, c.ttft_30m) == (4, 1, 0, (), None)
+    assert c.uptime_1d == pytest.approx(0.8) and c.uptime_30m is None
 
 
 def test_merge_baseline_does_not_double_count(history):
