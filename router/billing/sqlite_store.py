@@ -1,10 +1,8 @@
 """The embedded billing store: one SQLite file in WAL mode, shared safely by several worker processes.
 
-Every write is a `BEGIN IMMEDIATE` transaction: it takes SQLite's single writer lock up front, so
-the read-check-write of a reservation cannot interleave with another process's (no lost updates,
-no balance below zero). A committed settle survives a crash of the process; with the default
-`synchronous=NORMAL` a power loss may roll back the last few commits (WAL keeps the file
-consistent), and `synchronous="FULL"` closes that gap at the price of an fsync per commit.
+Every write is a `BEGIN IMMEDIATE` transaction (`SQLiteDatabase.write`): it takes SQLite's single
+writer lock up front, so the read-check-write of a reservation cannot interleave with another
+process's — no lost updates, no balance below zero.
 
 Open holds are kept as running totals (`accounts.reserved_nanos`, `keys.reserved_nanos`) and the
 key's spend in its current limit window as `keys.window_usage_nanos`, so the request path does a
@@ -16,13 +14,12 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
-import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, ContextManager, Mapping
 
 from .errors import InsufficientCredits, InvalidRequest, LimitExceeded, NotFound
 from .periods import period_start
+from .sqlite_db import SQLiteDatabase
 from .store import AccountTotals, Charge, KeyRecord, KeyUsageNanos, Reservation
 
 __all__ = ["SQLiteBillingStore"]
@@ -97,97 +94,31 @@ _FORGET_EXPIRED_S = 86_400.0
 
 
 class SQLiteBillingStore:
-    """`BillingStore` on one SQLite file; one connection per thread and per process."""
+    """`BillingStore` on one SQLite file (see `SQLiteDatabase` for connections and durability)."""
 
     def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL",
                  busy_timeout_ms: int = 30_000, checkpoint_interval_s: float | None = 0.1):
-        if synchronous.upper() not in {"NORMAL", "FULL", "EXTRA"}:
-            raise ValueError(f"synchronous must be NORMAL, FULL or EXTRA, got {synchronous!r}")
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._synchronous = synchronous.upper()
-        self._busy_timeout_ms = busy_timeout_ms
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._connections_lock = threading.Lock()
+        self._db = SQLiteDatabase(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms,
+                                  checkpoint_interval_s=checkpoint_interval_s)
         self._next_purge = 0.0
-        self._checkpoint_interval_s = checkpoint_interval_s
-        self._checkpointer: tuple[int, threading.Thread] | None = None
-        self._stopping = threading.Event()
-        self._create_schema()
-
-    # -- connections and transactions ------------------------------------------------------------
-    def _connection(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None or self._local.pid != os.getpid():
-            # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves.
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                 timeout=self._busy_timeout_ms / 1000)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(f"PRAGMA synchronous={self._synchronous}")
-            db.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
-            if self._checkpoint_interval_s is not None:
-                # A checkpoint fsyncs the database file (milliseconds); left to SQLite it would land on
-                # whichever request commits the 1000th page. A background thread does it instead, and
-                # the large threshold only guards against that thread not running.
-                db.execute("PRAGMA wal_autocheckpoint=10000")
-                self._ensure_checkpointer()
-            self._local.db, self._local.pid = db, os.getpid()
-            with self._connections_lock:
-                self._connections.append(db)
-        return db
-
-    def _ensure_checkpointer(self) -> None:
-        with self._connections_lock:
-            if self._checkpointer is not None and self._checkpointer[0] == os.getpid():
-                return
-            thread = threading.Thread(target=self._checkpoint_loop, name="billing-wal-checkpoint", daemon=True)
-            self._checkpointer = (os.getpid(), thread)
-        thread.start()
-
-    def _checkpoint_loop(self) -> None:
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            db.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
-            while not self._stopping.wait(self._checkpoint_interval_s):
-                # PASSIVE never blocks writers; they keep appending to the WAL while it copies pages.
-                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        finally:
-            db.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        db = self._connection()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-
-    def _create_schema(self) -> None:
-        db = self._connection()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._db.write() as db:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (_SCHEMA_VERSION,))
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+
+    @property
+    def path(self) -> Path:
+        return self._db.path
+
+    def _connection(self) -> sqlite3.Connection:
+        return self._db.connection()
+
+    def _write(self) -> ContextManager[sqlite3.Connection]:
+        return self._db.write()
 
     def close(self) -> None:
-        self._stopping.set()
-        if self._checkpointer is not None and self._checkpointer[0] == os.getpid():
-            self._checkpointer[1].join(timeout=5)
-        with self._connections_lock:
-            for db in self._connections:
-                db.close()
-            self._connections.clear()
-        self._local = threading.local()
+        self._db.close()
 
     # -- accounts and credits --------------------------------------------------------------------
     def ensure_account(self, account_id: str, *, unlimited: bool = False, now: float) -> None:
