@@ -11,9 +11,12 @@ from datetime import datetime, timezone
 
 import polars as pl
 
-from .base import Observation, Policy, RequestFeatures, RoutingContext
+import os
 
-__all__ = ["observations_from_events", "fit_from_events", "DEFAULT_OUTPUT_TOKENS"]
+from .base import Observation, Policy, RequestFeatures, RoutingContext
+from .serving import PolicySnapshot, policy_version, save_policy
+
+__all__ = ["observations_from_events", "fit_from_events", "refit_snapshot", "DEFAULT_OUTPUT_TOKENS"]
 
 DEFAULT_OUTPUT_TOKENS = 256  # output length assumed for a failed attempt with no max_tokens
 
@@ -35,7 +38,10 @@ def observations_from_events(events: pl.DataFrame) -> list[Observation]:
     if missing:
         raise ValueError(f"events are missing columns {missing}; expected telemetry.events.EVENT_FIELDS")
     observations = []
-    for row in events.select(_COLUMNS).sort("ts").iter_rows(named=True):
+    # NaN and null both mean "not measured" (a failed attempt has no TTFT).
+    rows = events.select(_COLUMNS).sort("ts").with_columns(
+        pl.col("ttft_s", "latency_s", "tokens_per_s").cast(pl.Float64).fill_nan(None))
+    for row in rows.iter_rows(named=True):
         success = row["error_class"] is None
         max_tokens = row["max_tokens"]
         produced = row["completion_tokens"] or 0
@@ -68,3 +74,16 @@ def observations_from_events(events: pl.DataFrame) -> list[Observation]:
 def fit_from_events(policy: Policy, events: pl.DataFrame) -> Policy:
     """A fresh copy of `policy` fitted on `events` (the scheduled refit job's one call)."""
     return policy.clone().fit(observations_from_events(events))
+
+
+def refit_snapshot(template: Policy, events: pl.DataFrame, directory: str | os.PathLike | None = None) -> PolicySnapshot:
+    """The scheduled refit job's body: fit a fresh copy on `events`, save it, return the snapshot to swap in.
+
+    Without `directory` nothing is written and the version is the content hash all the same.
+    """
+    fitted = fit_from_events(template, events)
+    if directory is not None:
+        save_policy(fitted, directory)
+    else:
+        fitted.version = policy_version(fitted)
+    return PolicySnapshot.of(fitted)

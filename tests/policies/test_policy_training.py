@@ -7,7 +7,8 @@ import polars as pl
 import pytest
 
 from policies import Candidate, make_policy
-from policies.training import fit_from_events, observations_from_events
+from policies.training import fit_from_events, observations_from_events, refit_snapshot
+from telemetry.synthetic import synthetic_events_frame
 from policy_world import context_at
 from telemetry.events import EVENT_FIELDS, AttemptEvent
 
@@ -56,3 +57,15 @@ def test_fit_from_events_returns_a_fitted_copy():
     assert fitted is not template and not hasattr(template, "coef_")
     candidates = [Candidate("fast/a/m", "fast", "a/m", 1e-6, 1e-6), Candidate("slow/a/m", "slow", "a/m", 1e-6, 1e-6)]
     assert fitted.distribution(candidates, context_at(0.0))["fast/a/m"] > 0.9
+
+
+def test_refit_snapshot_from_the_telemetry_schema(tmp_path):
+    events = synthetic_events_frame(3000, n_endpoints=6, error_rate=0.1, seed=3)
+    observations = observations_from_events(events)
+    assert len(observations) == 3000
+    assert all(o.ttft_s is None for o in observations if not o.success)
+    snapshot = refit_snapshot(make_policy("regression"), events, tmp_path)
+    assert snapshot.version.startswith("regression-") and (tmp_path / f"{snapshot.version}.pkl").exists()
+    assert snapshot.policy.n_observations_ > 2500  # client-cancel and user errors are not counted
+    in_memory = refit_snapshot(make_policy("regression"), events)
+    assert in_memory.version == snapshot.version
