@@ -214,31 +214,53 @@ class LiveStats:
         return self._snapshot
 
     def _summarise(self, endpoint_id: str, now: float) -> EndpointStats:
+        # Runs on every observe(), so: prune in place, one pass over the window, one sort per metric.
+        horizon = now - self.window_s
         window = self._windows.get(endpoint_id)
-        outcomes = [o for o in window.outcomes if o[0] >= now - self.window_s] if window else []
-        new = [o for o in outcomes if o[0] > self._built_at]  # not yet in the baseline
-        new_ok = sum(1 for o in new if o[1])
-        new_failures = [o[0] for o in new if not o[1] and o[2]]
-        ok = [o for o in outcomes if o[1]]
+        outcomes = window.outcomes if window else deque()
+        while outcomes and outcomes[0][0] < horizon:
+            outcomes.popleft()
+        built_at = self._built_at
+        n_new = new_ok = 0
+        new_failures, ttfts, latencies, throughputs = [], [], [], []
+        for ts, ok, counted, ttft, latency, throughput in outcomes:
+            if ts < horizon:  # observed out of order
+                continue
+            if ts > built_at:  # not yet in the baseline
+                n_new += 1
+                if ok:
+                    new_ok += 1
+                elif counted:
+                    new_failures.append(ts)
+            if ok:
+                if ttft is not None:
+                    ttfts.append(ttft)
+                if latency is not None:
+                    latencies.append(latency)
+                if throughput is not None:
+                    throughputs.append(throughput)
+        ttfts.sort()
+        latencies.sort()
+        throughputs.sort()
         base = self._baseline.get(endpoint_id) or EndpointStats(endpoint_id)
-        base_is_recent = now - self._built_at < self.window_s  # else its 5-minute counts are stale
-        old_failures = [t for t in base.failure_times if now - self.window_s <= t <= self._built_at]
+        base_is_recent = now - built_at < self.window_s  # else its 5-minute counts are stale
+        old_failures = [t for t in base.failure_times if horizon <= t <= built_at]
         return EndpointStats(
             endpoint_id=endpoint_id,
             failure_times=tuple(sorted(old_failures + new_failures)),
-            n_recent=(base.n_recent if base_is_recent else 0) + len(new),
+            n_recent=(base.n_recent if base_is_recent else 0) + n_new,
             successes_5m=(base.successes_5m if base_is_recent else 0) + new_ok,
             failures_5m=len(old_failures) + len(new_failures),
-            ttft_p50_s=_fallback(_quantile([o[3] for o in ok], 0.5), base.ttft_p50_s),
-            latency_p50_s=_fallback(_quantile([o[4] for o in ok], 0.5), base.latency_p50_s),
-            tokens_per_s_p50=_fallback(_quantile([o[5] for o in ok], 0.5), base.tokens_per_s_p50),
+            ttft_p50_s=_fallback(_quantile(ttfts, 0.5), base.ttft_p50_s),
+            latency_p50_s=_fallback(_quantile(latencies, 0.5), base.latency_p50_s),
+            tokens_per_s_p50=_fallback(_quantile(throughputs, 0.5), base.tokens_per_s_p50),
             successes_30m=base.successes_30m + new_ok,
             failures_30m=base.failures_30m + len(new_failures),
             successes_1d=base.successes_1d + new_ok,
             failures_1d=base.failures_1d + len(new_failures),
-            ttft_30m=_fallback(base.ttft_30m, _percentiles([o[3] for o in ok])),
-            latency_30m=_fallback(base.latency_30m, _percentiles([o[4] for o in ok])),
-            tokens_per_s_30m=_fallback(base.tokens_per_s_30m, _percentiles([o[5] for o in ok], higher_is_better=True)),
+            ttft_30m=base.ttft_30m or _percentiles(ttfts),
+            latency_30m=base.latency_30m or _percentiles(latencies),
+            tokens_per_s_30m=base.tokens_per_s_30m or _percentiles(throughputs, higher_is_better=True),
         )
 
 
@@ -246,18 +268,17 @@ def _fallback(value, default):
     return default if value is None else value
 
 
-def _quantile(values: list[float | None], q: float) -> float | None:
-    """Linear-interpolated quantile (the same definition as polars' and DuckDB's quantile_cont)."""
-    values = sorted(v for v in values if v is not None)
-    if not values:
+def _quantile(ascending: list[float], q: float) -> float | None:
+    """Linear-interpolated quantile of sorted values (polars' "linear", DuckDB's quantile_cont)."""
+    if not ascending:
         return None
-    position = q * (len(values) - 1)
+    position = q * (len(ascending) - 1)
     low = math.floor(position)
-    high = min(low + 1, len(values) - 1)
-    return values[low] + (values[high] - values[low]) * (position - low)
+    high = min(low + 1, len(ascending) - 1)
+    return ascending[low] + (ascending[high] - ascending[low]) * (position - low)
 
 
-def _percentiles(values: list[float | None], higher_is_better: bool = False) -> Percentiles | None:
-    if all(v is None for v in values):
+def _percentiles(ascending: list[float], higher_is_better: bool = False) -> Percentiles | None:
+    if not ascending:
         return None
-    return Percentiles(*(_quantile(values, 1 - q if higher_is_better else q) for q in PERCENTILES))
+    return Percentiles(*(_quantile(ascending, 1 - q if higher_is_better else q) for q in PERCENTILES))

@@ -70,8 +70,12 @@ class TelemetryWriter:
 
     def stop(self, timeout: float | None = 30.0) -> None:
         """Write everything queued, run pending tasks, then close the store."""
-        if self._thread is None or self._stopping:
+        if self._stopping:
             return
+        if self._thread is None:
+            if not self._queue:
+                return
+            self.start()  # never started but events were queued: write them rather than lose them
         self._stopping = True
         self._wake.set()
         self._thread.join(timeout)

@@ -56,3 +56,12 @@ def test_reopened_writer_appends_to_existing_data(store_path, make_event):
         writer.record(make_event())
         writer.flush()
         assert writer.read_frame("SELECT count(*) AS n FROM events")["n"][0] == 2
+
+
+def test_stop_without_start_still_writes_queued_events(store_path, make_event):
+    writer = TelemetryWriter(store_path)
+    writer.record(make_event())
+    writer.stop()
+    assert writer.written == 1
+    with EventStore(store_path) as store:
+        assert store.query("SELECT count(*) AS n FROM events")["n"][0] == 1
