@@ -125,7 +125,7 @@ class Billing:
             self.store.set_meta(_MASTER_META, key_id)
             return None
         current = self.store.get_meta(_MASTER_META)
-        if current is not None and self.store.get_key(current) is not None:
+        if current is not None and self._key_appears(current):
             return None
         secret = generate_key()
         key_id = key_id_for(secret)
@@ -138,6 +138,16 @@ class Billing:
                                         is_management=True, created_at=now))
         log.info("generated a master key (key_id=%s)", key_id)
         return secret
+
+    def _key_appears(self, key_id: str, wait_s: float = 1.0) -> bool:
+        """True once the key exists; another worker may have claimed the master slot a moment ago
+        and not stored its key yet. False after `wait_s`: that worker died, so make a new key."""
+        deadline = time.monotonic() + wait_s
+        while self.store.get_key(key_id) is None:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     # -- the request path ----------------------------------------------------------------------------
     def reserve(self, principal: Principal, max_cost: Decimal) -> Reservation:
