@@ -1,7 +1,9 @@
 """Policies by name, so config, CLI and the simulator can ask for one with a string."""
 from __future__ import annotations
 
-from typing import Any, Callable
+import inspect
+from dataclasses import fields
+from typing import Any, Callable, Mapping
 
 from .base import Policy
 
@@ -17,12 +19,33 @@ def register(cls: type[Policy]) -> type[Policy]:
 
 
 def make_policy(name: str, **params: Any) -> Policy:
+    """Construct a registered policy; errors name the bad key and list the valid ones.
+
+    `weights` may be given as a mapping (as read from YAML config) and becomes `objective.Weights`.
+    """
     _load_builtin_policies()
     try:
         factory = _REGISTRY[name]
     except KeyError:
         raise KeyError(f"unknown policy {name!r}; valid: {', '.join(sorted(_REGISTRY))}") from None
+    accepted = [p for p in inspect.signature(factory).parameters if p != "self"]
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise TypeError(f"policy {name!r} has no parameter {', '.join(map(repr, unknown))}; "
+                        f"valid: {', '.join(accepted) or '(none)'}")
+    if isinstance(params.get("weights"), Mapping):
+        params["weights"] = _weights_from_mapping(params["weights"])
     return factory(**params)
+
+
+def _weights_from_mapping(values: Mapping[str, float]) -> Any:
+    from .objective import Weights
+
+    valid = [f.name for f in fields(Weights)]
+    unknown = sorted(set(values) - set(valid))
+    if unknown:
+        raise TypeError(f"weights have no field {', '.join(map(repr, unknown))}; valid: {', '.join(valid)}")
+    return Weights(**{k: float(v) for k, v in values.items()})
 
 
 def available_policies() -> list[str]:

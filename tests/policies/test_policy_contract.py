@@ -156,3 +156,14 @@ def test_regression_learns_only_through_fit():
     # gamma never fails and decodes fastest; delta fails half the time.
     probabilities = policy.distribution(CANDIDATES, context)
     assert probabilities["delta/m"] < 0.05
+
+
+def test_make_policy_names_bad_keys_and_lists_valid_ones():
+    with pytest.raises(KeyError, match="valid: .*thompson"):
+        make_policy("thompsonn")
+    with pytest.raises(TypeError, match=r"no parameter 'halflife'; valid: .*half_life_s"):
+        make_policy("thompson", halflife=60)
+    with pytest.raises(TypeError, match=r"no field 'speed'; valid: usd, latency_s"):
+        make_policy("regression", weights={"speed": 1.0})
+    policy = make_policy("linucb", weights={"usd": 5.0, "failure": 2})
+    assert policy.weights.usd == 5.0 and policy.weights.failure == 2.0 and policy.weights.latency_s == 1.0

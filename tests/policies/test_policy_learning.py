@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from policies import make_policy
+from policies import make_policy, sample_order
 from telemetry.snapshot import EndpointStats
 from policy_world import FakeEndpoint, context_at, history, run
 
@@ -108,3 +108,17 @@ def test_regression_fitted_on_nothing_predicts_the_prior_for_everyone():
     prediction = policy.predict(candidates, context_at(0.0))[0]
     assert prediction.ttft_s == pytest.approx(1.0) and prediction.tokens_per_s == pytest.approx(50.0)
     assert prediction.failure_prob == pytest.approx(0.1)
+
+
+def test_linucb_learns_the_output_length_crossover_online():
+    """The contextual bandit, fed only its own choices, routes short and long requests differently."""
+    policy = make_policy("linucb", min_prob=0.02)
+    endpoints = {e.endpoint_id: e for e in (QUICK_START, FAST_DECODE)}
+    candidates = [QUICK_START.candidate, FAST_DECODE.candidate]
+    rng = np.random.default_rng(6)
+    for step in range(600):
+        context = context_at(float(step), output_tokens=int(rng.integers(10, 2000)))
+        order, _ = sample_order(policy.distribution(candidates, context), rng)
+        policy.update(endpoints[order[0]].outcome(context, rng))
+    assert policy.distribution(candidates, context_at(700.0, output_tokens=20))["quickstart/m"] > 0.9
+    assert policy.distribution(candidates, context_at(700.0, output_tokens=1800))["fastdecode/m"] > 0.9
