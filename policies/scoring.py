@@ -47,6 +47,14 @@ class ScoringPolicy(Policy):
     def update(self, observation: Observation) -> None:
         self._learn(observation)
 
+    def fit(self, observations: Sequence[Observation]) -> "ScoringPolicy":
+        """Learn from scratch (as scikit-learn's `fit` does): forget learned state, then replay."""
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, name)
+        for observation in observations:
+            self._learn(observation)
+        return self
+
     def _probabilities(self, candidates: Sequence[Candidate], context: RoutingContext) -> Sequence[float]:
         raise NotImplementedError
 

@@ -117,6 +117,15 @@ def test_clone_resets_learned_state_and_keeps_parameters(name):
         assert [k for k in vars(policy) if k.endswith("_")], "a learning policy should have learned state"
 
 
+def test_fit_starts_from_scratch(name):
+    params = {"seed": 5} if _accepts(name, "seed") else {}
+    observations = history(ENDPOINTS, 81, np.random.default_rng(0))
+    once = make_policy(name, **params).fit(observations)
+    twice = make_policy(name, **params).fit(observations).fit(observations)
+    for context in CONTEXTS:
+        assert twice.distribution(CANDIDATES, context) == pytest.approx(once.distribution(CANDIDATES, context))
+
+
 def test_update_changes_what_it_should(name):
     """Online policies move away from an endpoint observed slow and failing; others ignore updates."""
     assert name in ONLINE | NOT_ONLINE, f"declare in ONLINE or NOT_ONLINE whether {name!r} learns from update"
