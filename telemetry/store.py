@@ -35,14 +35,14 @@ EVENT_SCHEMA: dict[str, pl.DataType] = {
 assert tuple(EVENT_SCHEMA) == EVENT_FIELDS, "EVENT_SCHEMA must list EVENT_FIELDS in order"
 
 _CANDIDATES_ARROW = pa.list_(pa.string())
-_event_row = operator.attrgetter(*EVENT_FIELDS)
+_FIELD_GETTERS = [(name, operator.attrgetter(name)) for name in EVENT_FIELDS]
 
 
 def events_frame(events: Sequence[AttemptEvent]) -> pl.DataFrame:
     """A polars frame with one row per event and exactly the `events` table's columns."""
     if not events:
         return pl.DataFrame(schema=EVENT_SCHEMA)
-    columns = dict(zip(EVENT_FIELDS, zip(*map(_event_row, events))))
+    columns = {name: list(map(getter, events)) for name, getter in _FIELD_GETTERS}  # fastest pure-Python path
     # polars builds list columns from Python tuples ~15x slower than Arrow does.
     candidates = pl.Series("candidates", pa.array(columns.pop("candidates"), type=_CANDIDATES_ARROW))
     frame = pl.DataFrame(columns, schema={k: v for k, v in EVENT_SCHEMA.items() if k != "candidates"})
