@@ -3,16 +3,18 @@
 It publishes the same `telemetry.snapshot.EndpointStats` records that serving's `LiveStats` does
 (same 5-minute window bounded to the last `max_outcomes` outcomes, same counting rule: 429, user
 errors and client cancels do not count against uptime), so policies read identical fields offline
-and online. Failure times and counts are exact after every observation; the percentile figures are
-recomputed every `median_every` successes over the last `median_window` of them, as a rollup
-would, because sorting on every simulated attempt would cost more than the policy call itself.
+and online. A failure is published at once (failure times and counts are exact, so outage
+detection is as fast as serving's); successes are published every `refresh_every` successes per
+endpoint, with percentiles over the last `median_window` of them, as a rollup would, because
+rebuilding the record and sorting on every simulated success would cost more than the policy call.
 """
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import fields
 from typing import Mapping
+
+import numpy as np
 
 from telemetry import snapshot as _snapshot_module
 from telemetry.snapshot import EndpointStats
@@ -24,6 +26,7 @@ _PERCENTILES = (0.5, 0.75, 0.9, 0.99)
 _HAS_LONG_WINDOWS = "successes_30m" in {f.name for f in fields(EndpointStats)}
 _Percentiles = getattr(_snapshot_module, "Percentiles", None)
 _THIRTY_MINUTES_S = 1_800.0
+_nan = float("nan")
 
 
 class _EndpointWindow:
@@ -42,10 +45,10 @@ class _EndpointWindow:
 
 
 class SimulatedStats:
-    def __init__(self, window_s: float = 300.0, median_every: int = 16, median_window: int = 128,
+    def __init__(self, window_s: float = 300.0, refresh_every: int = 16, median_window: int = 128,
                  max_outcomes: int = 512):
         self.window_s = window_s
-        self.median_every = median_every
+        self.refresh_every = refresh_every
         self.median_window = median_window
         self.max_outcomes = max_outcomes
         self._windows: dict[str, _EndpointWindow] = {}
@@ -66,8 +69,11 @@ class SimulatedStats:
             window.n_ok += 1
             window.long_ok += 1
             window.total_ok += 1
-            window.recent_ok.append((ttft_s, latency_s, tokens_per_s))
+            window.recent_ok.append((_nan if ttft_s is None else ttft_s, _nan if latency_s is None else latency_s,
+                                     _nan if tokens_per_s is None else tokens_per_s))
             window.ok_since_refresh += 1
+            if window.ok_since_refresh < self.refresh_every and window.figures.get("latency_p50_s") is not None:
+                return  # successes are published in batches after the first (see module docstring)
         elif counts_against_uptime:
             window.failures.append(now)
             window.long_failures += 1
@@ -93,7 +99,7 @@ class SimulatedStats:
             _, ok, counts = window.long.popleft()
             window.long_ok -= ok
             window.long_failures -= (not ok) and counts
-        if window.ok_since_refresh >= self.median_every or not window.figures:
+        if window.ok_since_refresh >= self.refresh_every or window.figures.get("latency_p50_s") is None:
             window.figures = _figures(window.recent_ok)
             window.ok_since_refresh = 0
         figures = window.figures
@@ -118,23 +124,32 @@ class SimulatedStats:
             window.failures.popleft()  # failures are appended in the same order as outcomes
 
 
+_NAMES = (("ttft_p50_s", "ttft_30m", False), ("latency_p50_s", "latency_30m", False),
+          ("tokens_per_s_p50", "tokens_per_s_30m", True))
+_LEVELS = np.array([0.5, *(q for q in _PERCENTILES), *(1 - q for q in _PERCENTILES)])
+
+
 def _figures(recent_ok: deque) -> dict:
-    columns = list(zip(*recent_ok)) or [(), (), ()]
-    figures = {}
-    for name, column, higher_is_better in zip(("ttft", "latency", "tokens_per_s"), columns, (False, False, True)):
-        values = sorted(v for v in column if v is not None)
-        figures[f"{name}_p50_s" if name != "tokens_per_s" else "tokens_per_s_p50"] = _quantile(values, 0.5)
+    figures: dict = {}
+    # nan (a missing figure) sorts last, so each sorted column starts with its present values.
+    columns = np.sort(np.array(recent_ok).reshape(-1, 3), axis=0)
+    present = (~np.isnan(columns)).sum(axis=0).tolist()
+    for column, (p50_name, tail_name, higher_is_better) in enumerate(_NAMES):
+        count = present[column]
+        if count == 0:
+            figures[p50_name] = figures[tail_name] = None
+            continue
+        quantiles = _linear_quantiles(columns[:count, column], count).tolist()
+        figures[p50_name] = quantiles[0]
         if _Percentiles is not None:
-            figures[f"{name}_30m"] = None if not values else _Percentiles(
-                *(_quantile(values, 1 - q if higher_is_better else q) for q in _PERCENTILES))
+            figures[tail_name] = _Percentiles(*(quantiles[5:] if higher_is_better else quantiles[1:5]))
     return figures
 
 
-def _quantile(values: list[float], q: float) -> float | None:
-    """Linear interpolation between order statistics (serving's, polars' and DuckDB's definition)."""
-    if not values:
-        return None
-    position = q * (len(values) - 1)
-    low = math.floor(position)
-    high = min(low + 1, len(values) - 1)
-    return values[low] + (values[high] - values[low]) * (position - low)
+def _linear_quantiles(ordered: np.ndarray, count: int) -> np.ndarray:
+    """Quantiles at `_LEVELS` by linear interpolation between order statistics (serving's, polars'
+    and DuckDB's definition, and numpy's default)."""
+    position = _LEVELS * (count - 1)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, count - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

@@ -12,7 +12,7 @@ def _feed(stats, outcomes):
 
 def test_counts_match_serving_live_stats():
     outcomes = [(float(t), t % 3 != 0, t % 2 != 0, 0.1 + t / 100) for t in range(0, 700)]
-    simulated, serving = SimulatedStats(median_every=1), LiveStats()
+    simulated, serving = SimulatedStats(refresh_every=1), LiveStats()
     _feed(simulated, outcomes)
     _feed(serving, outcomes)
     mine, theirs = simulated.snapshot()["e"], serving.snapshot()["e"]

@@ -1,0 +1,347 @@
+"""Replay a trace through a policy in a simulated world, exactly as serving would route it.
+
+For each request, in arrival order: feedback that has become visible is delivered (live stats at
+the attempt's end, `policy.update` after `feedback_delay_s`), finished attempts leave the
+in-flight counts, the policy returns its distribution over the candidates, the shared sampler
+turns it into an attempt order, and attempts are made in that order until one succeeds, as
+dispatch falls back. The world's outcomes are drawn in vectorised batches before the loop (common
+random numbers: every policy faces the same draws for the same seed), so the loop's per-request
+cost is the policy call plus a little bookkeeping.
+
+>>> from policies.simulator.traces import load_trace
+>>> result = replay(load_trace("azure-conv", limit=500), "steady", "uniform", ReplayConfig(seed=1))
+>>> result.requests.height
+500
+"""
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import polars as pl
+
+from ..base import Observation, Policy, RequestFeatures, RoutingContext
+from ..objective import DEFAULT_WEIGHTS, Weights
+from ..registry import make_policy
+from ..sampler import sample_order
+from .oracle import endpoint_outcomes, oracle_utility, outcome_utility
+from .scenario import Scenario, load_scenario
+from .stats import SimulatedStats
+from .world import ERROR_CLASS_OF_CODE, FAIL_429, OK, World
+
+__all__ = ["ReplayConfig", "ReplayResult", "replay", "bind_world", "ORACLE", "make_replay_policy"]
+
+ORACLE = "oracle"
+_UPTIME_EXCLUDED = ("429", "user", "client-cancel")
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    seed: int = 0
+    feedback_delay_s: float = 0.0  # extra delay between an attempt's end and the policy's update
+    max_attempts: int | None = None  # None: fall back through every candidate, as dispatch does by default
+    expected_output_prior: int = 256  # what the policy is told about output length without max_tokens (dispatch's prior)
+    weights: Weights = DEFAULT_WEIGHTS  # objective weights used to score outcomes, utility and regret
+    chunk_size: int = 65_536  # requests whose world outcomes are drawn in one vectorised batch
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    policy: str
+    policy_version: str
+    world: World
+    config: ReplayConfig
+    requests: pl.DataFrame  # one row per request: outcome after fallback, utility, oracle utility, regret
+    attempts: pl.DataFrame  # one row per attempt
+    candidate_sets: tuple[tuple[str, ...], ...]  # indexed by attempts["candidate_set"]
+    wall_s: float
+    policy_object: Policy | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def requests_per_s(self) -> float:
+        return self.requests.height / self.wall_s if self.wall_s > 0 else math.inf
+
+
+def bind_world(world: World | Scenario | str, trace: pl.DataFrame) -> World:
+    """A scenario (name, path or model) bound to the trace's start and span; a World is used as is."""
+    if isinstance(world, World):
+        return world
+    scenario = world if isinstance(world, Scenario) else load_scenario(world)
+    start = float(trace["timestamp"].min())
+    return scenario.bind(start, float(trace["timestamp"].max()) - start)
+
+
+def make_replay_policy(policy: str | Policy, seed: int) -> Policy | None:
+    """A fresh policy for one run: registry name (seeded when it takes a seed) or a clone; None for the oracle."""
+    if isinstance(policy, Policy):
+        return policy.clone()
+    if policy == ORACLE:
+        return None
+    fresh = make_policy(policy)
+    if "seed" in fresh.get_params():
+        fresh = make_policy(policy, seed=seed)
+    return fresh.clone()
+
+
+class _GumbelRow(list):
+    """A list that also answers `tolist()`, as the numpy array `Generator.gumbel` returns would."""
+
+    __slots__ = ()
+
+    def tolist(self) -> list[float]:
+        return self
+
+
+class _PreDrawnGumbels:
+    """Stands in for the Generator passed to `sample_order`: serves this request's pre-drawn Gumbels.
+
+    Drawing all requests' Gumbels in one vectorised call, then handing them out row by row, keeps
+    `sample_order`'s exact algorithm and distribution at a fraction of a per-call draw's cost.
+    """
+
+    __slots__ = ("values", "position")
+
+    def __init__(self, values: list[float]) -> None:
+        self.values = values
+        self.position = 0
+
+    def gumbel(self, size: int) -> _GumbelRow:
+        start = self.position
+        self.position = start + size
+        return _GumbelRow(self.values[start:start + size])
+
+
+def replay(trace: pl.DataFrame, world: World | Scenario | str, policy: str | Policy,
+           config: ReplayConfig = ReplayConfig(), progress: Callable[[int], None] | None = None) -> ReplayResult:
+    """Route every request of `trace` with a fresh copy of `policy` (or the oracle) in `world`."""
+    world = bind_world(world, trace)
+    learner = make_replay_policy(policy, config.seed)
+    name = ORACLE if learner is None else learner.name
+    version = "ground-truth" if learner is None else str(getattr(learner, "version", "0"))
+    started = time.perf_counter()
+    run = _Run(world, learner, config)
+    n = trace.height
+    seeds = np.random.SeedSequence(config.seed).spawn(2)
+    world_rng, sampler_rng = (np.random.default_rng(s) for s in seeds)
+    columns = {c: trace[c].to_numpy() for c in ("timestamp", "prompt_tokens", "output_tokens")}
+    for begin in range(0, n, config.chunk_size):
+        end = min(begin + config.chunk_size, n)
+        run.chunk(trace.slice(begin, end - begin), begin, world_rng, sampler_rng)
+        if progress is not None:
+            progress(end - begin)
+    wall = time.perf_counter() - started
+    requests = run.request_frame(columns)
+    return ReplayResult(name, version, world, config, requests, run.attempt_frame(), tuple(run.candidate_sets),
+                        wall, learner)
+
+
+class _Run:
+    """State of one replay: the request loop and the records it appends."""
+
+    def __init__(self, world: World, policy: Policy | None, config: ReplayConfig) -> None:
+        self.world, self.policy, self.config = world, policy, config
+        self.ids = list(world.endpoint_ids)
+        self.k = len(self.ids)
+        self.index = {e: j for j, e in enumerate(self.ids)}
+        self.capacity = [float(e.capacity) if e.capacity else math.inf for e in world.endpoints]
+        self.slope = [e.load_slope for e in world.endpoints]
+        self.limit = [e.max_in_flight or (1 << 31) for e in world.endpoints]
+        self.stats = SimulatedStats()
+        self.in_flight = [0] * self.k
+        self.finishing: list = []  # heap of (end time, seq, endpoint column, stats payload)
+        self.feedback: list = []  # heap of (visible time, seq, Observation)
+        self.seq = 0
+        self.candidate_sets: list[tuple[str, ...]] = []
+        self._candidate_set_ids: dict[tuple[str, ...], int] = {}
+        # One tuple per attempt / per request: a single append in the loop, columns at the end.
+        self.attempts: list[tuple] = []  # (request, attempt, endpoint, code, start, ttft, latency, speed, cost, propensity, candidate set, epoch)
+        self.requests: list[tuple] = []  # (success, attempts, first, served, propensity, ttft, latency, speed, cost)
+        self.utility_chunks: list[np.ndarray] = []
+        self.oracle_chunks: list[np.ndarray] = []
+        self.epoch_prices: list[tuple[list[float], list[float]]] = []
+
+    def _candidate_set(self, candidates: Sequence) -> int:
+        key = tuple(c.endpoint_id for c in candidates)
+        found = self._candidate_set_ids.get(key)
+        if found is None:
+            found = self._candidate_set_ids[key] = len(self.candidate_sets)
+            self.candidate_sets.append(key)
+        return found
+
+    def chunk(self, trace: pl.DataFrame, offset: int, world_rng: np.random.Generator,
+              sampler_rng: np.random.Generator) -> None:
+        world, config, policy = self.world, self.config, self.policy
+        n, k = trace.height, self.k
+        timestamps = trace["timestamp"].to_numpy()
+        prompt_np = trace["prompt_tokens"].to_numpy()
+        output_np = trace["output_tokens"].to_numpy()
+        potential = world.sample(world_rng, timestamps, output_np)
+        # Flat lists: element access in the loop is a list index, not a numpy scalar.
+        gumbels = _PreDrawnGumbels(sampler_rng.gumbel(size=(n, k)).ravel().tolist())
+        codes, ttfts = potential.code.ravel().tolist(), potential.ttft_s.ravel().tolist()
+        decodes = potential.decode_s.ravel().tolist()
+        max_tokens = trace["max_tokens"].to_list()
+        expected = [m if m else config.expected_output_prior for m in max_tokens]
+        hours = ((timestamps % 86_400) // 3_600).astype(int).tolist()
+        streams, tools = trace["stream"].to_list(), trace["has_tools"].to_list()
+        prompts, outputs, times = prompt_np.tolist(), output_np.tolist(), timestamps.tolist()
+        # Candidates: every endpoint whose context fits, at the prices in effect at arrival.
+        epochs = world.price_epochs()
+        epoch_of = np.searchsorted(np.asarray(epochs), timestamps, side="right").tolist() if epochs else [0] * n
+        epoch_candidates = [world.candidates_at(t) for t in [world.start_ts, *epochs]]
+        epoch_sets = [self._candidate_set(c) for c in epoch_candidates]
+        epoch_prices = [([c.prompt_price for c in cs], [c.completion_price for c in cs]) for cs in epoch_candidates]
+        self.epoch_prices = epoch_prices
+        context_limits = [e.context_length for e in world.endpoints]
+        needed = (prompt_np + np.asarray([m or 0 for m in max_tokens])).tolist()
+        min_context = min(context_limits)
+        in_flight_log: list[tuple[int, ...]] = []
+
+        ids, index, capacity, slope, limit = self.ids, self.index, self.capacity, self.slope, self.limit
+        in_flight, stats, finishing, feedback = self.in_flight, self.stats, self.finishing, self.feedback
+        delay, max_attempts = config.feedback_delay_s, config.max_attempts or k
+        attempts_log, requests_log = self.attempts, self.requests
+        # A policy that learns nothing needs no observations (saves building one per attempt).
+        learns = policy is not None and type(policy).update is not Policy.update
+        update = policy.update if learns else None
+        distribution = policy.distribution if policy is not None else None
+        heappush, heappop = heapq.heappush, heapq.heappop
+        seq = self.seq
+
+        for r in range(n):
+            now = times[r]
+            while finishing and finishing[0][0] <= now:
+                payload = heappop(finishing)
+                in_flight[payload[2]] -= 1
+                stats.observe(*payload[3])
+            while feedback and feedback[0][0] <= now:
+                update(heappop(feedback)[2])
+            busy_row = tuple(in_flight)
+            in_flight_log.append(busy_row)
+            epoch = epoch_of[r]
+            candidates = epoch_candidates[epoch]
+            candidate_set = epoch_sets[epoch]
+            if needed[r] > min_context:
+                candidates = tuple(c for c, limit_c in zip(candidates, context_limits) if needed[r] <= limit_c)
+                if not candidates:
+                    requests_log.append((False, 0, -1, -1, 1.0, 0.0, 0.0, 0.0, 0.0))
+                    continue
+                candidate_set = self._candidate_set(candidates)
+            features = RequestFeatures(prompts[r], max_tokens[r], expected[r], streams[r], tools[r], hours[r])
+            context = RoutingContext(features, now, stats.snapshot(), None, dict(zip(ids, busy_row)))
+            if distribution is None:
+                best = self._oracle_choice(potential, r, busy_row, prompt_np, output_np, candidates)
+                probabilities = {ids[best]: 1.0}
+                order, propensity = [ids[best]], 1.0
+            else:
+                probabilities = distribution(candidates, context)
+                gumbels.position = r * k  # row r, whatever the previous request consumed
+                order, propensity = sample_order(probabilities, gumbels)
+            base = r * k
+            prompt_prices, completion_prices = epoch_prices[epoch]
+            prompt_tokens, output_tokens = prompts[r], outputs[r]
+            request = offset + r
+            elapsed = 0.0
+            success = False
+            attempt = 0
+            for attempt, endpoint_id in enumerate(order[:max_attempts]):
+                j = index[endpoint_id]
+                busy = busy_row[j]
+                code = FAIL_429 if busy >= limit[j] else codes[base + j]
+                # Same operations, in the same order, as World.load_factor / oracle.endpoint_outcomes.
+                load = 1.0 + slope[j] * max(busy - capacity[j], 0.0) / capacity[j]
+                ttft = ttfts[base + j] * load
+                start = now + elapsed
+                attempt_propensity = propensity if attempt == 0 else probabilities.get(endpoint_id, 0.0)
+                if code == OK:
+                    decode = decodes[base + j] * load
+                    latency = ttft + decode
+                    speed = output_tokens / decode if output_tokens > 1 else 0.0
+                    cost = prompt_tokens * prompt_prices[j] + output_tokens * completion_prices[j]
+                    error_class = None
+                    success = True
+                else:
+                    latency = 0.1 * ttft if code == FAIL_429 else ttft
+                    speed = cost = 0.0
+                    error_class = ERROR_CLASS_OF_CODE[code]
+                end = start + latency
+                attempts_log.append((request, attempt, j, code, start, ttft, latency, speed, cost, attempt_propensity,
+                                     candidate_set, epoch))
+                in_flight[j] += 1
+                seq += 1
+                reported_speed = speed if speed > 0.0 else None
+                heappush(finishing, (end, seq, j, (
+                    endpoint_id, end, success, error_class not in _UPTIME_EXCLUDED, ttft if success else None,
+                    latency if success else None, reported_speed)))
+                if update is not None:
+                    heappush(feedback, (end + delay, seq, Observation(
+                        endpoint_id, context, success, error_class, ttft if success else None, latency,
+                        output_tokens if success else 0, reported_speed, cost, attempt_propensity, end + delay)))
+                if success:
+                    requests_log.append((True, attempt + 1, index[order[0]], j, propensity, elapsed + ttft,
+                                         elapsed + latency, speed, cost))
+                    break
+                elapsed += latency
+            if not success:
+                requests_log.append((False, attempt + 1, index[order[0]], -1, propensity, elapsed, elapsed, 0.0, 0.0))
+        self.seq = seq
+        self._score_chunk(potential, np.array(in_flight_log, dtype=float).reshape(n, k), prompt_np, output_np, n)
+
+    def _oracle_choice(self, potential, r, busy_row, prompt_np, output_np, candidates) -> int:
+        sliced = type(potential)(*(getattr(potential, f)[r:r + 1] for f in potential.__dataclass_fields__))
+        outcomes = endpoint_outcomes(self.world, sliced, np.asarray([busy_row], dtype=float),
+                                     prompt_np[r:r + 1], output_np[r:r + 1])
+        allowed = np.zeros(self.k, dtype=bool)
+        allowed[[self.index[c.endpoint_id] for c in candidates]] = True
+        utilities = outcome_utility(self.config.weights, outcomes.code == OK, outcomes.ttft_s, outcomes.latency_s,
+                                    outcomes.tokens_per_s, outcomes.cost)[0]
+        return int(np.argmax(np.where(allowed, utilities, -np.inf)))
+
+    def _score_chunk(self, potential, in_flight_rows, prompt_np, output_np, n) -> None:
+        weights = self.config.weights
+        done = self.requests[len(self.requests) - n:]
+        success, _, _, _, _, ttft, latency, speed, cost = (np.asarray(c) for c in zip(*done))
+        realised = outcome_utility(weights, success.astype(bool), ttft, latency, speed, cost)
+        outcomes = endpoint_outcomes(self.world, potential, in_flight_rows, prompt_np, output_np)
+        best, _ = oracle_utility(weights, outcomes)
+        self.utility_chunks.append(realised)
+        self.oracle_chunks.append(best)
+
+    def request_frame(self, columns: dict[str, np.ndarray]) -> pl.DataFrame:
+        utility = np.concatenate(self.utility_chunks) if self.utility_chunks else np.empty(0)
+        oracle = np.concatenate(self.oracle_chunks) if self.oracle_chunks else np.empty(0)
+        names = ("success", "n_attempts", "first_endpoint", "served_endpoint", "propensity", "ttft_s", "latency_s",
+                 "tokens_per_s", "cost")
+        frame = pl.DataFrame(self.requests, schema=list(names), orient="row")
+        return frame.with_columns(
+            self._names(frame["first_endpoint"]), self._names(frame["served_endpoint"]),
+        ).select(
+            pl.Series("request", np.arange(frame.height)), pl.Series("timestamp", columns["timestamp"]),
+            pl.Series("prompt_tokens", columns["prompt_tokens"]), pl.Series("output_tokens", columns["output_tokens"]),
+            *names, pl.Series("utility", utility), pl.Series("oracle_utility", oracle),
+            pl.Series("regret", oracle - utility),
+        )
+
+    def attempt_frame(self) -> pl.DataFrame:
+        names = ("request", "attempt", "endpoint_id", "code", "ts", "ttft_s", "latency_s", "tokens_per_s", "cost",
+                 "propensity", "candidate_set", "epoch")
+        frame = pl.DataFrame(self.attempts, schema=list(names), orient="row")
+        if frame.height == 0:
+            return frame
+        column = frame["endpoint_id"].to_numpy()
+        epoch = frame["epoch"].to_numpy()
+        prompt_prices = np.array([p for p, _ in self.epoch_prices])
+        completion_prices = np.array([c for _, c in self.epoch_prices])
+        return frame.with_columns(
+            self._names(frame["endpoint_id"]), pl.col("code").cast(pl.Int8),
+            pl.Series("prompt_price", prompt_prices[epoch, column]),
+            pl.Series("completion_price", completion_prices[epoch, column]),
+        ).drop("epoch")
+
+    def _names(self, indices: pl.Series) -> pl.Series:
+        names = np.array([*self.ids, None], dtype=object)
+        return pl.Series(indices.name, names[indices.to_numpy()], dtype=pl.String)
