@@ -43,7 +43,7 @@ class ThompsonSampling(OutcomeBandit):
 
     name = "thompson"
 
-    def __init__(self, n_draws: int = 128, half_life_s: float | None = 600.0, weights: Weights = DEFAULT_WEIGHTS,
+    def __init__(self, n_draws: int = 128, half_life_s: float | None = 300.0, weights: Weights = DEFAULT_WEIGHTS,
                  prior_ttft_s: float = 1.0, prior_tokens_per_s: float = 50.0, prior_failure: float = 0.1,
                  min_prob: float = 0.01, seed: int | None = None):
         self.n_draws = n_draws
