@@ -3,8 +3,9 @@
 For each endpoint it keeps time-discounted sufficient statistics of success, log TTFT and log
 decode speed (llmperf: TTFT is heavy-tailed, so its log is close to normal; decode speed is stable).
 From those it gives point predictions (`point_table`, for UCB) or posterior parameters
-(`arrays`, from which Thompson sampling draws), vectorised over endpoints. Discounting uses the observations' own timestamps with a
-half-life, so drifting providers are forgotten at the same rate whatever the traffic volume.
+(`arrays`, from which Thompson sampling draws), vectorised over endpoints. Discounting uses the
+observations' own timestamps with a half-life, so drifting providers are forgotten at the same
+rate whatever the traffic volume.
 """
 from __future__ import annotations
 
