@@ -21,22 +21,24 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 1
 class _WriterCollector(Collector):
     """Reads the writer's counters at scrape time, so the request path does no metric work for them."""
 
-    def __init__(self, writer_counters: Callable[[], tuple[int, int, int]]):
+    def __init__(self, writer_counters: Callable[[], tuple[int, int, int, int]]):
         self._writer_counters = writer_counters
 
     def collect(self) -> Iterator:
-        queue_depth, dropped, written = self._writer_counters()
+        queue_depth, dropped, written, failed = self._writer_counters()
         yield GaugeMetricFamily("switchyard_telemetry_queue_depth", "Events waiting for the telemetry writer",
                                 value=queue_depth)
         yield CounterMetricFamily("switchyard_telemetry_dropped_events", "Events dropped because the queue was full",
                                   value=dropped)
         yield CounterMetricFamily("switchyard_telemetry_written_events", "Events written to the telemetry store",
                                   value=written)
+        yield CounterMetricFamily("switchyard_telemetry_failed_events", "Events lost because their batch failed to insert",
+                                  value=failed)
 
 
 class Metrics:
     def __init__(self, writer=None, registry: CollectorRegistry | None = None):
-        """`writer`: anything with `queue_depth`, `dropped` and `written` (a TelemetryWriter)."""
+        """`writer`: anything with `queue_depth`, `dropped`, `written` and `failed` (a TelemetryWriter)."""
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self.attempts = Counter("switchyard_attempts", "Upstream attempts by outcome",
                                 ("endpoint_id", "provider", "outcome"), registry=self.registry)
@@ -49,7 +51,7 @@ class Metrics:
         self.tokens = Counter("switchyard_tokens", "Tokens processed", ("endpoint_id", "kind"), registry=self.registry)
         self.cost = Counter("switchyard_cost_usd", "USD billed", ("endpoint_id",), registry=self.registry)
         if writer is not None:
-            self.registry.register(_WriterCollector(lambda: (writer.queue_depth, writer.dropped, writer.written)))
+            self.registry.register(_WriterCollector(lambda: (writer.queue_depth, writer.dropped, writer.written, writer.failed)))
 
     def observe(self, event: AttemptEvent) -> None:
         endpoint = event.endpoint_id

@@ -114,7 +114,10 @@ class TelemetryWriter:
 
     # -- work on the writer thread --------------------------------------------------------------
     def call(self, task: Callable[[EventStore], T], timeout: float | None = 60.0) -> T:
-        """Run `task(store)` on the writer thread after writing everything queued before this call."""
+        """Run `task(store)` on the writer thread after writing everything queued before this call.
+
+        Blocks until done; never call it from inside a task (the writer would wait on itself).
+        """
         if not self.running or self._stopping:
             raise RuntimeError("TelemetryWriter is not running")
         future: Future = Future()

@@ -7,7 +7,7 @@ from telemetry.metrics import Metrics
 
 
 class FakeWriter:
-    queue_depth, dropped, written = 7, 3, 120
+    queue_depth, dropped, written, failed = 7, 3, 120, 0
 
 
 def samples(text: bytes) -> dict:
@@ -35,6 +35,7 @@ def test_metrics_text_contains_expected_series(make_event):
     assert found[("switchyard_telemetry_queue_depth", ())] == 7
     assert found[("switchyard_telemetry_dropped_events_total", ())] == 3
     assert found[("switchyard_telemetry_written_events_total", ())] == 120
+    assert found[("switchyard_telemetry_failed_events_total", ())] == 0
     assert b"secret-key-hash" not in body and b"key_id" not in body
 
 

@@ -65,3 +65,13 @@ def test_stop_without_start_still_writes_queued_events(store_path, make_event):
     assert writer.written == 1
     with EventStore(store_path) as store:
         assert store.query("SELECT count(*) AS n FROM events")["n"][0] == 1
+
+
+def test_a_batch_that_cannot_be_inserted_is_counted_not_fatal(store_path, make_event):
+    with TelemetryWriter(store_path) as writer:
+        writer.record(make_event(attempt="not-a-number"))
+        writer.flush()
+        assert (writer.failed, writer.written) == (1, 0)
+        writer.record(make_event())
+        writer.flush()
+        assert (writer.failed, writer.written) == (1, 1)
