@@ -24,6 +24,7 @@ from .policy_book import PolicyBook
 from .schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 from .settings import Settings
 from .streaming import open_relay
+from .transport import LeanTransport
 
 __all__ = ["create_app", "demo_behaviours"]
 
@@ -62,7 +63,11 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None,
             served_catalog = catalog.with_base_urls({name: demo.base_url(name) for name in catalog.providers})
             log.info("demo mode: no provider key configured; demo upstreams on 127.0.0.1:%d", demo.port)
         limits = httpx.Limits(max_connections=2000, max_keepalive_connections=500, keepalive_expiry=30)
-        client = httpx.AsyncClient(transport=transport, limits=limits,
+        if transport is None and settings.http_transport == "lean":
+            upstream_transport = LeanTransport()
+        else:
+            upstream_transport = transport
+        client = httpx.AsyncClient(transport=upstream_transport, limits=limits,
                                    timeout=httpx.Timeout(None, connect=10.0), follow_redirects=False)
         policies = PolicyBook(settings.policy, settings.policy_per_model, settings.policy_params,
                               min_prob=settings.min_prob, seed=settings.seed)

@@ -30,6 +30,7 @@ class Settings:
     max_body_bytes: int = 4 * 1024 * 1024
     breaker_failures: int = 5
     breaker_cooldown_s: float = 30.0
+    http_transport: str = "lean"  # "lean" (router.transport, HTTP/1.1) or "httpx" (httpcore: HTTP/2, proxies)
     telemetry: bool = True
     telemetry_queue: int = 100_000
     master_key: str | None = None  # SWITCHYARD_MASTER_KEY; generated at first start when unset
@@ -64,6 +65,8 @@ class Settings:
         for name in ("attempt_timeout_s", "stream_idle_timeout_s", "request_deadline_s", "keepalive_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}: must be > 0")
+        if self.http_transport not in ("lean", "httpx"):
+            raise ValueError(f"http_transport: {self.http_transport!r} is not one of lean, httpx")
         if not 0 <= self.min_prob < 1:
             raise ValueError("min_prob: must be in [0, 1)")
 
