@@ -39,10 +39,13 @@ def _query(source: TelemetryWriter | EventStore, sql: str, params: Mapping) -> p
 def generation_detail(source: TelemetryWriter | EventStore, generation_id: str) -> dict | None:
     """Model, provider, latency, TTFT, tokens, cost and every attempt of one generation; None if unknown.
 
-    Events reach the store within the writer's flush interval, so a caller answering right after
-    the request may want `writer.flush()` first.
+    Given a running writer, an id not found while events are still queued triggers one flush and
+    retry, so a client asking right after its request finds it.
     """
     attempts = _query(source, _ATTEMPTS_SQL, {"generation_id": generation_id})
+    if attempts.height == 0 and isinstance(source, TelemetryWriter) and source.queue_depth:
+        source.flush()
+        attempts = _query(source, _ATTEMPTS_SQL, {"generation_id": generation_id})
     if attempts.height == 0:
         return None
     rows = attempts.to_dicts()
