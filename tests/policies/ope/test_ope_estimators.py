@@ -60,4 +60,5 @@ def test_open_bandit_dataset_random_logs_recover_thompson_sampling_click_rate(ca
                                                   n_bootstrap=300, seed=1)}
     for estimate in estimates.values():
         assert estimate.covers(benchmark.on_policy_value), estimate
-        assert abs(estimate.value - benchmark.on_policy_value) / benchmark.on_policy_value < 0.3
+        # ~46 clicks per 10,000 random impressions: a quarter to a third relative error is the noise level.
+        assert abs(estimate.value - benchmark.on_policy_value) / benchmark.on_policy_value < 0.35
