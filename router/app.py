@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -13,18 +12,20 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from telemetry.snapshot import LiveStats
+from telemetry.api import endpoint_live_stats, generation_detail
 
+from .accounting import as_gateway_error
+from .billing import BillingError
+from .billing import Principal as BillingPrincipal
+from .billing.routes import build_billing_router
 from .catalog import Catalog, load_catalog
-from .demo import Behaviour, DemoProviders
 from .dispatch import Dispatcher, Principal
 from .errors import GatewayError, error_response
 from .model_views import endpoints_view, model_view
-from .policy_book import PolicyBook
 from .schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
+from .services import Services, demo_behaviours, describe, open_services
 from .settings import Settings
 from .streaming import open_relay
-from .transport import LeanTransport
 
 __all__ = ["create_app", "demo_behaviours"]
 
@@ -32,61 +33,30 @@ log = logging.getLogger("switchyard")
 _KINDS = {"chat": ChatCompletionRequest, "completion": CompletionRequest, "embedding": EmbeddingRequest}
 
 
-def demo_behaviours(catalog: Catalog, speed: float = 1.0) -> dict[str, Behaviour]:
-    """One demo upstream per catalog provider, imitating the provider's measured profile."""
-    return {name: Behaviour(api_style=p.api_style, profile=p.demo_profile, speed=speed)
-            for name, p in catalog.providers.items()}
-
-
-def _wants_demo(settings: Settings, catalog: Catalog) -> bool:
-    if settings.demo != "auto":
-        return settings.demo == "on"
-    has_any_key = any(
-        name in settings.provider_keys or (p.key_env and os.environ.get(p.key_env))
-        for name, p in catalog.providers.items())
-    return not has_any_key
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
 
 
 def create_app(settings: Settings | None = None, catalog: Catalog | None = None,
                transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     catalog = catalog or load_catalog(settings.catalog_path)
-    demo_mode = _wants_demo(settings, catalog)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        demo = None
-        served_catalog = catalog
-        if demo_mode:
-            demo = DemoProviders(demo_behaviours(catalog, settings.demo_speed), port=settings.demo_port,
-                                 seed=settings.seed or 0).start()
-            served_catalog = catalog.with_base_urls({name: demo.base_url(name) for name in catalog.providers})
-            log.info("demo mode: no provider key configured; demo upstreams on 127.0.0.1:%d", demo.port)
-        limits = httpx.Limits(max_connections=2000, max_keepalive_connections=500, keepalive_expiry=30)
-        if transport is None and settings.http_transport == "lean":
-            upstream_transport = LeanTransport()
-        else:
-            upstream_transport = transport
-        client = httpx.AsyncClient(transport=upstream_transport, limits=limits,
-                                   timeout=httpx.Timeout(None, connect=10.0), follow_redirects=False)
-        policies = PolicyBook(settings.policy, settings.policy_per_model, settings.policy_params,
-                              min_prob=settings.min_prob, seed=settings.seed)
-        live_stats = LiveStats()
-        recorder = app.state.recorder_factory(settings) if hasattr(app.state, "recorder_factory") else None
+        services = open_services(settings, catalog, transport)
+        app.state.services = services
         app.state.settings = settings
-        app.state.catalog = served_catalog
-        app.state.demo = demo
-        app.state.live_stats = live_stats
-        app.state.dispatcher = Dispatcher(client, served_catalog, settings, recorder, live_stats, policies,
-                                          demo_mode=demo_mode)
+        app.state.catalog = services.catalog
+        app.state.live_stats = services.live_stats
+        app.state.dispatcher = services.dispatcher
+        app.state.telemetry = services.telemetry
+        app.state.billing = services.billing
+        app.state.demo = services.demo
         try:
             yield
         finally:
-            await client.aclose()
-            if recorder is not None and hasattr(recorder, "stop"):
-                recorder.stop()
-            if demo is not None:
-                demo.stop()
+            await services.close()
 
     app = FastAPI(title="Switchyard", version="0.1.0", lifespan=lifespan,
                   description="OpenAI-compatible LLM gateway with learned routing")
@@ -94,6 +64,16 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None,
     @app.exception_handler(GatewayError)
     async def _gateway_error(request: Request, exc: GatewayError) -> Response:
         return error_response(exc)
+
+    @app.exception_handler(BillingError)
+    async def _billing_error(request: Request, exc: BillingError) -> Response:
+        return error_response(as_gateway_error(exc))
+
+    if settings.cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["authorization", "content-type"])
 
     async def read_json(request: Request) -> dict[str, Any]:
         limit = settings.max_body_bytes
@@ -113,44 +93,82 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None,
             raise GatewayError(400, "request body must be a JSON object")
         return data
 
-    def principal_for(request: Request) -> Principal:
-        master = settings.master_key
-        if master:
-            header = request.headers.get("authorization", "")
-            if header.removeprefix("Bearer ").strip() != master:
-                raise GatewayError(401, "invalid or missing API key")
-        return Principal()
+    def caller(request: Request) -> BillingPrincipal:
+        return request.app.state.billing.authenticate(request.headers.get("authorization"))
+
+    def principal_for(request: Request, who: BillingPrincipal) -> Principal:
+        billing = request.app.state.billing
+        return Principal(key_id=who.key_id, account_id=who.account_id, byok_keys=billing.byok_keys(who.account_id),
+                         handle=who)
 
     async def routed(request: Request, kind: str) -> Response:
-        principal = principal_for(request)
+        who = caller(request)
         data = await read_json(request)
         try:
             parsed = _KINDS[kind].model_validate(data)
         except ValidationError as exc:
             raise GatewayError(400, _validation_message(exc), param=_first_param(exc)) from None
         dispatcher: Dispatcher = request.app.state.dispatcher
-        plan = dispatcher.plan(kind, parsed, principal)
+        plan = dispatcher.plan(kind, parsed, principal_for(request, who))
+        dispatcher.accountant.reserve(plan)  # 402 before any upstream call
         headers = {"x-generation-id": plan.generation_id}
         if plan.stream and kind != "embedding":
-            relay = await open_relay(dispatcher, plan)
+            try:
+                relay = await open_relay(dispatcher, plan)
+            except BaseException:
+                dispatcher.release(plan)
+                raise
             headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
             return StreamingResponse(relay, media_type="text/event-stream", headers=headers)
         answer, _endpoint, _cost, _byok = await dispatcher.complete(plan)
-        return Response(orjson.dumps(answer), media_type="application/json", headers=headers)
+        return _json(answer, headers=headers)
+
+    async def generation(request: Request) -> Response:
+        who = caller(request)
+        generation_id = request.query_params.get("id")
+        if not generation_id:
+            raise GatewayError(400, "query parameter 'id' is required", param="id")
+        writer = request.app.state.telemetry
+        detail = None
+        if writer is not None:
+            writer.flush(timeout=5.0)  # events of a request that just finished may still be queued
+            detail = generation_detail(writer, generation_id)
+        if detail is None or (not who.is_management and _owner(writer, generation_id) != who.key_id):
+            raise GatewayError(404, f"generation {generation_id!r} not found")
+        return _json({"data": detail})
 
     for prefix in ("/v1", "/api/v1"):
-        app.add_api_route(prefix + "/chat/completions", _bind(routed, "chat"), methods=["POST"], include_in_schema=prefix == "/v1")
-        app.add_api_route(prefix + "/completions", _bind(routed, "completion"), methods=["POST"], include_in_schema=prefix == "/v1")
-        app.add_api_route(prefix + "/embeddings", _bind(routed, "embedding"), methods=["POST"], include_in_schema=prefix == "/v1")
-        app.add_api_route(prefix + "/models", _list_models, methods=["GET"], include_in_schema=prefix == "/v1")
+        schema = prefix == "/v1"
+        app.add_api_route(prefix + "/chat/completions", _bind(routed, "chat"), methods=["POST"], include_in_schema=schema)
+        app.add_api_route(prefix + "/completions", _bind(routed, "completion"), methods=["POST"], include_in_schema=schema)
+        app.add_api_route(prefix + "/embeddings", _bind(routed, "embedding"), methods=["POST"], include_in_schema=schema)
+        app.add_api_route(prefix + "/models", _list_models, methods=["GET"], include_in_schema=schema)
         app.add_api_route(prefix + "/models/{author}/{slug}/endpoints", _model_endpoints, methods=["GET"],
-                          include_in_schema=prefix == "/v1")
+                          include_in_schema=schema)
+        app.add_api_route(prefix + "/generation", generation, methods=["GET"], include_in_schema=schema)
+        app.include_router(build_billing_router(lambda: app.state.billing), prefix=prefix, include_in_schema=schema)
 
     @app.get("/health")
     async def health(request: Request) -> dict[str, Any]:
-        return {"status": "ok", "demo": request.app.state.demo is not None}
+        return {"status": "ok", **describe(request.app.state.services)}
 
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        body, content_type = request.app.state.services.metrics.render()
+        return Response(body, media_type=content_type)
+
+    try:
+        from .marketplace import build_marketplace_router
+    except ImportError:
+        pass  # the marketplace page is optional
+    else:
+        app.include_router(build_marketplace_router(lambda: app.state))
     return app
+
+
+def _owner(writer, generation_id: str) -> str | None:
+    frame = writer.read_frame("SELECT key_id FROM events WHERE generation_id = $id LIMIT 1", {"id": generation_id})
+    return frame["key_id"][0] if frame.height else None
 
 
 def _bind(handler, kind: str):
@@ -162,8 +180,7 @@ def _bind(handler, kind: str):
 
 async def _list_models(request: Request) -> Response:
     catalog: Catalog = request.app.state.catalog
-    return Response(orjson.dumps({"data": [model_view(m) for m in catalog.models.values()]}),
-                    media_type="application/json")
+    return _json({"data": [model_view(m) for m in catalog.models.values()]})
 
 
 async def _model_endpoints(request: Request) -> Response:
@@ -172,9 +189,11 @@ async def _model_endpoints(request: Request) -> Response:
     model = catalog.model(model_id)
     if model is None:
         raise GatewayError(404, f"model {model_id!r} not found")
-    stats = request.app.state.live_stats.snapshot()
-    return Response(orjson.dumps({"data": endpoints_view(model, stats, request.app.state.dispatcher.clock())}),
-                    media_type="application/json")
+    snapshot = request.app.state.live_stats.snapshot()
+    view = endpoints_view(model, snapshot, request.app.state.dispatcher.clock())
+    for endpoint in view["endpoints"]:
+        endpoint.update(endpoint_live_stats(snapshot, endpoint["endpoint_id"]))
+    return _json({"data": view})
 
 
 def _validation_message(exc: ValidationError) -> str:

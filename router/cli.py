@@ -26,7 +26,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo_providers(args: argparse.Namespace) -> int:
-    from .app import demo_behaviours
+    from .services import demo_behaviours
     from .catalog import load_catalog
     from .demo import DemoProviders
 

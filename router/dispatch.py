@@ -75,6 +75,7 @@ class Plan:
     explain: bool = False
     started: float = 0.0
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    hold: Any = None  # the billing reservation while the request is in flight
 
     def attempt_list(self) -> list[tuple[Route, Endpoint]]:
         pairs: list[tuple[Route, Endpoint]] = []
@@ -100,7 +101,7 @@ class Plan:
 class Dispatcher:
     def __init__(self, client: httpx.AsyncClient, catalog: Catalog, settings: Settings, recorder: Recorder | None,
                  live_stats: LiveStats, policies: PolicyBook, demo_mode: bool = False,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, accountant: Any = None):
         self.client = client
         self.catalog = catalog
         self.settings = settings
@@ -109,6 +110,7 @@ class Dispatcher:
         self.policies = policies
         self.demo_mode = demo_mode
         self.clock = clock
+        self.accountant = accountant  # router.accounting.Accountant, or None to charge nobody
         self.breakers = BreakerBoard(settings.breaker_failures, settings.breaker_cooldown_s)
         self.in_flight: dict[str, int] = {}
         self.rng = np.random.default_rng(settings.seed)
@@ -245,7 +247,23 @@ class Dispatcher:
 
     # ---- non-streaming ----------------------------------------------------------------------------
     async def complete(self, plan: Plan) -> tuple[dict[str, Any], Endpoint, float, bool]:
-        """Try the attempt list in order; returns (OpenAI response, endpoint, cost, is_byok)."""
+        """Try the attempt list in order; returns (OpenAI response, endpoint, charged USD, is_byok)."""
+        try:
+            return await self._complete(plan)
+        finally:
+            self.release(plan)  # no-op after a settle
+
+    def settle(self, plan: Plan, endpoint: Endpoint, prompt_tokens: int, completion_tokens: int,
+               is_byok: bool, list_cost: float) -> float:
+        if self.accountant is None:
+            return list_cost
+        return self.accountant.settle(plan, endpoint, prompt_tokens, completion_tokens, is_byok)
+
+    def release(self, plan: Plan) -> None:
+        if self.accountant is not None:
+            self.accountant.release(plan)
+
+    async def _complete(self, plan: Plan) -> tuple[dict[str, Any], Endpoint, float, bool]:
         attempt = 0
         last_error: UpstreamError | None = None
         for route, endpoint in plan.attempt_list():
@@ -277,6 +295,7 @@ class Dispatcher:
             completion_tokens = int(usage.get("completion_tokens") or _estimate_completion(data))
             cost = self.finish(plan, route, endpoint, attempt, started, error=None, status=status,
                                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, is_byok=is_byok)
+            cost = self.settle(plan, endpoint, prompt_tokens, completion_tokens, is_byok, cost)
             return self.decorate(plan, data, route, endpoint, prompt_tokens, completion_tokens, cost, is_byok), \
                 endpoint, cost, is_byok
         raise self.all_failed(plan, last_error)

@@ -109,8 +109,8 @@ class Relay:
                         yield b"data: " + orjson.dumps(failure.body()) + b"\n\n"
                     yield DONE
                     return
-                cost = self._finish(attempt, None)
-                yield self._frame(self._usage_chunk(cost))
+                self._finish(attempt, None)
+                yield self._frame(self._usage_chunk(self._settle(attempt)))
                 yield DONE
                 return
         except BaseException:
@@ -119,6 +119,7 @@ class Relay:
                 self._finish(self.current, None, error_class="client-cancel")
             raise
         finally:
+            self.dispatcher.release(self.plan)  # no-op after a settle
             task = getattr(self.current, "next_task", None)
             if task is not None and not task.done():
                 task.cancel()
@@ -163,9 +164,7 @@ class Relay:
 
     def _finish(self, attempt: _Attempt, error: UpstreamError | None, error_class: str | None = None) -> float:
         self.finished = True
-        usage = self.usage or {}
-        prompt_tokens = int(usage.get("prompt_tokens") or self.plan.features.prompt_tokens)
-        completion_tokens = int(usage.get("completion_tokens") or (self.completion_chars + 3) // 4)
+        prompt_tokens, completion_tokens = self._tokens()
         ok = error is None and error_class is None
         return self.dispatcher.finish(
             self.plan, attempt.route, attempt.endpoint, attempt.number, attempt.started, error=error,
@@ -173,10 +172,21 @@ class Relay:
             prompt_tokens=prompt_tokens if ok else 0, completion_tokens=completion_tokens if ok else 0,
             ttft_s=self.ttft_s, is_byok=attempt.is_byok)
 
-    def _usage_chunk(self, cost: float) -> dict[str, Any]:
+    def _tokens(self) -> tuple[int, int]:
         usage = self.usage or {}
         prompt_tokens = int(usage.get("prompt_tokens") or self.plan.features.prompt_tokens)
         completion_tokens = int(usage.get("completion_tokens") or estimate_text_tokens("x" * self.completion_chars))
+        return prompt_tokens, completion_tokens
+
+    def _settle(self, attempt: _Attempt) -> float:
+        prompt_tokens, completion_tokens = self._tokens()
+        list_cost = attempt.endpoint.cost(prompt_tokens, completion_tokens)
+        return self.dispatcher.settle(self.plan, attempt.endpoint, prompt_tokens, completion_tokens, attempt.is_byok,
+                                      list_cost)
+
+    def _usage_chunk(self, cost: float) -> dict[str, Any]:
+        usage = self.usage or {}
+        prompt_tokens, completion_tokens = self._tokens()
         chunk: dict[str, Any] = {
             "object": "chat.completion.chunk" if self.plan.kind == "chat" else "text_completion",
             "created": int(self.plan.started), "choices": [],

@@ -10,6 +10,8 @@ from router.demo import Behaviour, DemoProviders
 from router.settings import Settings
 from tests.conftest import ServerThread
 
+MASTER = "sk-sy-test-master-0123456789abcdef"
+AUTH = {"authorization": f"Bearer {MASTER}"}
 FAST = dict(ttft_s=0.005, tokens_per_s=5000.0, error_rate=0.0, rate_429=0.0)
 BEHAVIOURS = {
     "alpha": Behaviour(**FAST),
@@ -65,7 +67,8 @@ def reset_demo(request):
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return Settings(demo="off", data_dir=str(tmp_path), attempt_timeout_s=1.0, stream_idle_timeout_s=1.0,
-                    request_deadline_s=10.0, keepalive_s=0.05, seed=7, max_body_bytes=64 * 1024)
+                    request_deadline_s=10.0, keepalive_s=0.05, seed=7, max_body_bytes=64 * 1024,
+                    master_key=MASTER)
 
 
 @pytest.fixture

@@ -5,11 +5,13 @@ import httpx
 import openai
 import pytest
 
+from tests.router.conftest import AUTH, MASTER
+
 HELLO = [{"role": "user", "content": "hi"}]
 
 
 def client(gateway) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-test", max_retries=0, timeout=10)
+    return openai.OpenAI(base_url=gateway.url + "/v1", api_key=MASTER, max_retries=0, timeout=10)
 
 
 def _assert_shape(response: httpx.Response, status: int, words: str) -> None:
@@ -20,12 +22,12 @@ def _assert_shape(response: httpx.Response, status: int, words: str) -> None:
 
 def test_malformed_json_is_400(gateway):
     response = httpx.post(gateway.url + "/v1/chat/completions", content=b'{"model": "test/llama", "mess',
-                          headers={"content-type": "application/json"})
+                          headers={"content-type": "application/json", **AUTH})
     _assert_shape(response, 400, "not valid JSON")
 
 
 def test_non_object_body_is_400(gateway):
-    _assert_shape(httpx.post(gateway.url + "/v1/chat/completions", json=[1, 2]), 400, "JSON object")
+    _assert_shape(httpx.post(gateway.url + "/v1/chat/completions", json=[1, 2], headers=AUTH), 400, "JSON object")
 
 
 @pytest.mark.parametrize("body, words", [
@@ -39,7 +41,7 @@ def test_non_object_body_is_400(gateway):
     ({"model": "test/llama", "messages": HELLO, "provider": {"sort": "vibes"}}, "provider.sort"),
 ])
 def test_ill_typed_fields_are_400_naming_the_field(gateway, body, words):
-    _assert_shape(httpx.post(gateway.url + "/v1/chat/completions", json=body), 400, words)
+    _assert_shape(httpx.post(gateway.url + "/v1/chat/completions", json=body, headers=AUTH), 400, words)
 
 
 def test_sdk_exception_classes(gateway):
@@ -79,7 +81,7 @@ def test_hard_constraints_filter_candidates(gateway, provider, expected_reason):
     if provider.get("require_parameters"):
         body["tools"] = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
         body["provider"]["only"] = ["gamma"]
-    response = httpx.post(gateway.url + "/v1/chat/completions", json=body)
+    response = httpx.post(gateway.url + "/v1/chat/completions", json=body, headers=AUTH)
     _assert_shape(response, 404, expected_reason)
 
 

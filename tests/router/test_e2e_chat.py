@@ -6,13 +6,13 @@ import asyncio
 import openai
 import pytest
 
-from tests.router.conftest import control, upstream_requests
+from tests.router.conftest import AUTH, MASTER, control, upstream_requests
 
 HELLO = [{"role": "user", "content": "Say hello"}]
 
 
 def client(gateway, **kw) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-test", max_retries=0, timeout=20, **kw)
+    return openai.OpenAI(base_url=gateway.url + "/v1", api_key=MASTER, max_retries=0, timeout=20, **kw)
 
 
 def test_chat_completion_has_generation_id_provider_and_cost(gateway):
@@ -27,12 +27,12 @@ def test_chat_completion_has_generation_id_provider_and_cost(gateway):
     usage = answer.usage
     assert usage.completion_tokens == 10
     expected = usage.prompt_tokens * 3e-7 + usage.completion_tokens * 6e-7
-    assert usage.cost == pytest.approx(expected, rel=1e-9)
+    assert usage.cost == pytest.approx(expected * 1.05, rel=1e-9)  # list price + 5% platform fee
 
 
 def test_api_v1_prefix_and_async_client(gateway):
     async def run():
-        async with openai.AsyncOpenAI(base_url=gateway.url + "/api/v1", api_key="k", max_retries=0) as aclient:
+        async with openai.AsyncOpenAI(base_url=gateway.url + "/api/v1", api_key=MASTER, max_retries=0) as aclient:
             results = await asyncio.gather(*[
                 aclient.chat.completions.create(model="test/llama", messages=HELLO, max_tokens=5) for _ in range(8)])
         return results
@@ -52,7 +52,7 @@ def test_stream_relays_chunks_and_ends_with_usage(gateway):
     assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) == 12  # not buffered into one
     last = chunks[-1]
     assert last.usage is not None and last.usage.completion_tokens == 12
-    assert last.usage.cost == pytest.approx(last.usage.prompt_tokens * 1e-7 + 12 * 2e-7)
+    assert last.usage.cost == pytest.approx((last.usage.prompt_tokens * 1e-7 + 12 * 2e-7) * 1.05)
     assert {c.id for c in chunks} == {chunks[0].id} and chunks[0].id.startswith("gen-")
 
 
@@ -62,7 +62,7 @@ def test_stream_sends_keepalive_comments_while_waiting(gateway, demo):
     control(demo, "alpha", ttft_s=0.3)
     with httpx.stream("POST", gateway.url + "/v1/chat/completions", json={
         "model": "test/llama", "messages": HELLO, "max_tokens": 3, "stream": True,
-        "provider": {"order": ["alpha"]}}, timeout=10) as response:
+        "provider": {"order": ["alpha"]}}, timeout=10, headers=AUTH) as response:
         body = b"".join(response.iter_bytes())
     assert response.status_code == 200
     assert body.startswith(b": SWITCHYARD PROCESSING")
@@ -93,7 +93,7 @@ def _raw_stream(gateway, **body) -> list[dict]:
     import json
 
     with httpx.stream("POST", gateway.url + "/v1/chat/completions", json={"stream": True, **body},
-                      timeout=20) as response:
+                      timeout=20, headers=AUTH) as response:
         lines = [line for line in response.iter_lines() if line.startswith("data: ")]
     assert lines[-1] == "data: [DONE]"
     return [json.loads(line[6:]) for line in lines[:-1]]

@@ -1,0 +1,52 @@
+"""Money on the request path: hold before dispatch, settle on success, release otherwise.
+
+Rule: an attempt is billed if and only if it succeeded (a stream that reached its end); failed
+attempts, mid-stream failures and client cancellations release the hold. The same rule decides
+the `cost` of telemetry events, so the ledger and the telemetry always agree.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from .billing import Billing, BillingError, request_cost
+from .catalog import Endpoint
+from .errors import GatewayError
+
+__all__ = ["Accountant", "as_gateway_error"]
+
+
+def as_gateway_error(error: BillingError) -> GatewayError:
+    return GatewayError(error.status, error.message)
+
+
+class Accountant:
+    def __init__(self, billing: Billing):
+        self.billing = billing
+
+    def reserve(self, plan: Any) -> None:
+        who = plan.principal.handle
+        if who is None:
+            return
+        try:
+            plan.hold = self.billing.reserve(who, Decimal(repr(plan.max_cost())))
+        except BillingError as error:
+            raise as_gateway_error(error) from None
+
+    def settle(self, plan: Any, endpoint: Endpoint, prompt_tokens: int, completion_tokens: int,
+               is_byok: bool) -> float:
+        """Charge the served request; returns what the caller pays (USD, fees included)."""
+        hold = getattr(plan, "hold", None)
+        cost = request_cost(prompt_tokens, completion_tokens, prompt_price=endpoint.prompt_price,
+                            completion_price=endpoint.completion_price, request_price=endpoint.request_price)
+        if hold is None:
+            return float(cost)
+        plan.hold = None
+        charged = self.billing.settle(hold, cost, is_byok, generation_id=plan.generation_id)
+        return float(charged)
+
+    def release(self, plan: Any) -> None:
+        hold = getattr(plan, "hold", None)
+        if hold is not None:
+            plan.hold = None
+            self.billing.release(hold)
