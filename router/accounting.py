@@ -28,8 +28,16 @@ class Accountant:
         who = plan.principal.handle
         if who is None:
             return
+        # What each endpoint could take from the balance: list price plus the platform fee, or only
+        # the BYOK fee where the caller's own key pays the provider. The store adds the larger fee
+        # to whatever it is given, so the worst case is handed over net of that factor.
+        byok = plan.principal.byok_keys
+        billing = self.billing
+        worst = max((Decimal(repr(cost)) * (billing.byok_fee if endpoint.provider.name in byok
+                                            else 1 + billing.platform_fee)
+                     for endpoint, cost in plan.max_costs()), default=Decimal(0))
         try:
-            plan.hold = self.billing.reserve(who, Decimal(repr(plan.max_cost())))
+            plan.hold = billing.reserve(who, worst / (1 + max(billing.platform_fee, billing.byok_fee)))
         except BillingError as error:
             raise as_gateway_error(error) from None
 

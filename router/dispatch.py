@@ -88,14 +88,14 @@ class Plan:
                 break  # no model fallback either
         return pairs
 
-    def max_cost(self) -> float:
-        """The most this request can cost on any endpoint it may try (for reservations)."""
+    def max_costs(self) -> list[tuple[Endpoint, float]]:
+        """The most this request can cost, at list price, on each endpoint it may try (for reservations)."""
         prompt = self.features.prompt_tokens
-        worst = 0.0
-        for route, endpoint in self.attempt_list():
+        bounds = []
+        for _route, endpoint in self.attempt_list():
             cap = self.output_cap or endpoint.max_output_tokens or max(endpoint.context_length - prompt, 0)
-            worst = max(worst, endpoint.cost(prompt, cap))
-        return worst
+            bounds.append((endpoint, endpoint.cost(prompt, cap)))
+        return bounds
 
 
 class Dispatcher:
