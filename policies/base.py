@@ -103,6 +103,11 @@ class Policy:
     def update(self, observation: Observation) -> None:  # stateless policies learn nothing
         return None
 
+    @property
+    def learns_online(self) -> bool:
+        """Whether `update` changes the policy (serving must not replace such a policy by a refit)."""
+        return type(self).update is not Policy.update
+
     def fit(self, observations: Sequence[Observation]) -> "Policy":
         for observation in observations:
             self.update(observation)

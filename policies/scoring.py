@@ -47,6 +47,10 @@ class ScoringPolicy(Policy):
     def update(self, observation: Observation) -> None:
         self._learn(observation)
 
+    @property
+    def learns_online(self) -> bool:
+        return type(self)._learn is not ScoringPolicy._learn
+
     def fit(self, observations: Sequence[Observation]) -> "ScoringPolicy":
         """Learn from scratch (as scikit-learn's `fit` does): forget learned state, then replay."""
         for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:

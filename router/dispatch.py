@@ -16,6 +16,7 @@ import httpx
 import numpy as np
 
 from policies.base import Observation, RequestFeatures, RoutingContext
+from policies.serving import explain
 from telemetry.events import AttemptEvent
 from telemetry.snapshot import LiveStats
 
@@ -317,12 +318,20 @@ class Dispatcher:
         return data
 
     def explanation(self, plan: Plan) -> dict[str, Any]:
-        return {
-            "routes": [{"model": r.model.id, "policy": r.decision.policy, "policy_version": r.decision.policy_version,
-                        "propensity": r.decision.propensity, "probabilities": r.decision.probabilities,
-                        "order": [e.endpoint_id for e in r.decision.order]} for r in plan.routes],
-            "attempts": plan.attempts,
-        }
+        """The routing decision in the spirit of OpenRouter's metadata: candidates, predictions, order."""
+        routes = []
+        for route in plan.routes:
+            policy = self.policies.for_model(route.model.id)
+            candidates = [e.candidate for e in route.decision.order]
+            routes.append({
+                "model": route.model.id, "policy": route.decision.policy,
+                "policy_version": route.decision.policy_version, "propensity": route.decision.propensity,
+                "order": [e.endpoint_id for e in route.decision.order],
+                "candidates": explain(policy, candidates, plan.context)
+                if route.decision.policy == policy.name else
+                [{"endpoint_id": e.endpoint_id, "probability": route.decision.probabilities.get(e.endpoint_id, 0.0)}
+                 for e in route.decision.order]})
+        return {"routes": routes, "attempts": plan.attempts}
 
     def all_failed(self, plan: Plan, last_error: UpstreamError | None) -> GatewayError:
         tried = ", ".join(f"{a['endpoint']} ({a['error_class']}{' ' + str(a['status']) if a['status'] else ''})"

@@ -44,6 +44,28 @@ def wants_demo(settings: Settings, catalog: Catalog) -> bool:
     return not has_any_key
 
 
+class PolicyRefitter:
+    """The scheduled refit job: read recent telemetry, fit fresh policy copies, swap them in."""
+
+    def __init__(self, policies: PolicyBook, writer: TelemetryWriter, settings: Settings):
+        self.policies = policies
+        self.writer = writer
+        self.settings = settings
+        self.directory = Path(settings.data_dir) / "policies"
+
+    def run(self, online_too: bool = False) -> list[str]:
+        import time
+
+        since = time.time() - self.settings.policy_history_s
+        try:
+            events = self.writer.read_frame("SELECT * FROM events WHERE ts >= $since AND source = 'gateway' "
+                                            "ORDER BY ts", {"since": since})
+            return self.policies.refit(events, self.directory, online_too=online_too)
+        except Exception:  # a failed refit keeps the serving policy; the next run tries again
+            log.exception("policy refit failed")
+            return []
+
+
 class TelemetryRecorder:
     """What dispatch records into: the DuckDB writer's queue and the Prometheus counters."""
 
@@ -67,6 +89,7 @@ class Services:
     dispatcher: Dispatcher
     telemetry: TelemetryWriter | None = None
     jobs: TelemetryJobs | None = None
+    refitter: "PolicyRefitter | None" = None
     demo: DemoProviders | None = None
 
     async def close(self) -> None:
@@ -103,14 +126,20 @@ def open_services(settings: Settings, catalog: Catalog, transport: httpx.AsyncBa
     dispatcher = Dispatcher(client, catalog, settings, TelemetryRecorder(writer, metrics), live_stats, policies,
                             demo_mode=demo is not None, accountant=Accountant(billing))
     scheduled = None
+    refitter = None
     if writer is not None and jobs:
+        refitter = PolicyRefitter(policies, writer, settings)
+        refitter.run(online_too=True)  # warm start from what earlier runs recorded
         prices = {e.endpoint_id: (e.prompt_price, e.completion_price, e.request_price)
                   for e in catalog.endpoints.values()}
         scheduled = TelemetryJobs(writer, live_stats, price_source=lambda: prices,
                                   archive_dir=Path(settings.data_dir) / "archive").start()
         scheduled.refresh_prices()  # the catalog's prices are observed once at startup
+        if settings.policy_refit_s > 0:
+            scheduled.add_interval_job("policy-refit", refitter.run, settings.policy_refit_s)
     return Services(settings=settings, catalog=catalog, client=client, billing=billing, live_stats=live_stats,
-                    metrics=metrics, dispatcher=dispatcher, telemetry=writer, jobs=scheduled, demo=demo)
+                    metrics=metrics, dispatcher=dispatcher, telemetry=writer, jobs=scheduled, refitter=refitter,
+                    demo=demo)
 
 
 def describe(services: Services) -> dict[str, Any]:

@@ -22,6 +22,8 @@ class Settings:
     policy_per_model: dict[str, str] = field(default_factory=dict)
     policy_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     min_prob: float = 0.02
+    policy_refit_s: float = 300.0  # how often learned policies are refitted from telemetry (0 = never)
+    policy_history_s: float = 86_400.0  # how much telemetry a refit reads
     seed: int | None = None
     attempt_timeout_s: float = 60.0  # one upstream attempt, until the last byte (non-stream) or first byte (stream)
     stream_idle_timeout_s: float = 60.0  # longest silence between two chunks of a started stream
@@ -51,7 +53,10 @@ class Settings:
         values: dict[str, Any] = {}
         for f in fields(cls):
             raw = environ.get(f"SWITCHYARD_{f.name.upper()}")
-            if raw is None or f.name in ("policy_per_model", "policy_params", "provider_keys"):
+            if raw is None or f.name in ("policy_params", "provider_keys"):
+                continue
+            if f.name == "policy_per_model":  # "model=policy;model=policy"
+                values[f.name] = dict(item.split("=", 1) for item in raw.split(";") if "=" in item)
                 continue
             values[f.name] = _coerce(f.name, raw, f.type)
         values.update({k: v for k, v in overrides.items() if v is not None})

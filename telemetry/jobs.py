@@ -92,6 +92,12 @@ class TelemetryJobs:
         self._scheduler = scheduler
         return self
 
+    def add_interval_job(self, name: str, job: Callable[[], object], seconds: float) -> None:
+        """Schedule another job (e.g. the router's policy refit) on the same in-process scheduler."""
+        if self._scheduler is None:
+            raise RuntimeError("start() the jobs before adding one")
+        self._scheduler.add_job(job, "interval", seconds=seconds, id=name, name=name)
+
     def shutdown(self, wait: bool = True) -> None:
         """Stop scheduling; with `wait`, let a running job finish. Call before `writer.stop()`."""
         if self._scheduler is not None:
