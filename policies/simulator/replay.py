@@ -190,9 +190,10 @@ class _Run:
         streams, tools = trace["stream"].to_list(), trace["has_tools"].to_list()
         prompts, outputs, times = prompt_np.tolist(), output_np.tolist(), timestamps.tolist()
         # Candidates: every endpoint whose context fits, at the prices in effect at arrival.
-        epochs = world.price_epochs()
-        epoch_of = np.searchsorted(np.asarray(epochs), timestamps, side="right").tolist() if epochs else [0] * n
-        epoch_candidates = [world.candidates_at(t) for t in [world.start_ts, *epochs]]
+        # One price table for the world's draws, the candidates and the realised costs: prices
+        # change exactly between the same two arrivals everywhere.
+        epoch_of = world.price_epoch(timestamps).tolist()
+        epoch_candidates = world.epoch_candidates()
         epoch_sets = [self._candidate_set(c) for c in epoch_candidates]
         epoch_prices = [([c.prompt_price for c in cs], [c.completion_price for c in cs]) for cs in epoch_candidates]
         self.epoch_prices = epoch_prices

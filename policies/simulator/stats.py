@@ -31,7 +31,7 @@ _nan = float("nan")
 
 class _EndpointWindow:
     __slots__ = ("failures", "outcomes", "n_ok", "long", "long_ok", "long_failures", "total_ok", "total_failures",
-                 "recent_ok", "ok_since_refresh", "figures")
+                 "recent_ok", "n_recorded", "ok_since_refresh", "figures")
 
     def __init__(self, median_window: int) -> None:
         self.failures: deque[float] = deque()  # counted failure times among `outcomes`, ascending
@@ -39,7 +39,9 @@ class _EndpointWindow:
         self.n_ok = 0
         self.long: deque[tuple[float, bool, bool]] = deque()  # 30-minute window, unbounded
         self.long_ok = self.long_failures = self.total_ok = self.total_failures = 0
-        self.recent_ok: deque[tuple] = deque(maxlen=median_window)  # (ttft, latency, tokens/s)
+        # Ring buffer of the last `median_window` successes: (ttft, latency, tokens/s), nan if unknown.
+        self.recent_ok = np.full((median_window, 3), np.nan)
+        self.n_recorded = 0
         self.ok_since_refresh = 0
         self.figures: dict = {}
 
@@ -69,8 +71,10 @@ class SimulatedStats:
             window.n_ok += 1
             window.long_ok += 1
             window.total_ok += 1
-            window.recent_ok.append((_nan if ttft_s is None else ttft_s, _nan if latency_s is None else latency_s,
-                                     _nan if tokens_per_s is None else tokens_per_s))
+            window.recent_ok[window.n_recorded % self.median_window] = (
+                _nan if ttft_s is None else ttft_s, _nan if latency_s is None else latency_s,
+                _nan if tokens_per_s is None else tokens_per_s)
+            window.n_recorded += 1
             window.ok_since_refresh += 1
             if window.ok_since_refresh < self.refresh_every and window.figures.get("latency_p50_s") is not None:
                 return  # successes are published in batches after the first (see module docstring)
@@ -129,27 +133,23 @@ _NAMES = (("ttft_p50_s", "ttft_30m", False), ("latency_p50_s", "latency_30m", Fa
 _LEVELS = np.array([0.5, *(q for q in _PERCENTILES), *(1 - q for q in _PERCENTILES)])
 
 
-def _figures(recent_ok: deque) -> dict:
+def _figures(recent_ok: np.ndarray) -> dict:
+    """p50 and tail percentiles of the three columns at once (nan = missing or unfilled slot)."""
+    ordered = np.sort(recent_ok, axis=0)  # nan sorts last, so each column starts with its values
+    counts = np.count_nonzero(~np.isnan(recent_ok), axis=0)
+    # Linear interpolation between order statistics: serving's, polars', DuckDB's and numpy's definition.
+    position = _LEVELS[:, None] * np.maximum(counts - 1, 0)[None, :]
+    low = np.floor(position).astype(np.intp)
+    high = np.minimum(low + 1, np.maximum(counts - 1, 0)[None, :])
+    low_values = np.take_along_axis(ordered, low, axis=0)
+    quantiles = (low_values + (np.take_along_axis(ordered, high, axis=0) - low_values) * (position - low)).T.tolist()
     figures: dict = {}
-    # nan (a missing figure) sorts last, so each sorted column starts with its present values.
-    columns = np.sort(np.array(recent_ok).reshape(-1, 3), axis=0)
-    present = (~np.isnan(columns)).sum(axis=0).tolist()
     for column, (p50_name, tail_name, higher_is_better) in enumerate(_NAMES):
-        count = present[column]
-        if count == 0:
+        if counts[column] == 0:
             figures[p50_name] = figures[tail_name] = None
             continue
-        quantiles = _linear_quantiles(columns[:count, column], count).tolist()
-        figures[p50_name] = quantiles[0]
+        values = quantiles[column]
+        figures[p50_name] = values[0]
         if _Percentiles is not None:
-            figures[tail_name] = _Percentiles(*(quantiles[5:] if higher_is_better else quantiles[1:5]))
+            figures[tail_name] = _Percentiles(*(values[5:] if higher_is_better else values[1:5]))
     return figures
-
-
-def _linear_quantiles(ordered: np.ndarray, count: int) -> np.ndarray:
-    """Quantiles at `_LEVELS` by linear interpolation between order statistics (serving's, polars'
-    and DuckDB's definition, and numpy's default)."""
-    position = _LEVELS * (count - 1)
-    low = np.floor(position).astype(int)
-    high = np.minimum(low + 1, count - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

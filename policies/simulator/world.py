@@ -117,13 +117,34 @@ class World:
     def index(self, endpoint_id: str) -> int:
         return self._index[endpoint_id]
 
-    def price_epochs(self) -> list[float]:
-        """Times (unix s) at which the candidate set's prices change, ascending."""
-        return sorted({self.start_ts + change.at_s for change in self.price_changes})
+    def price_epoch_starts(self) -> list[float]:
+        """Seconds from the trace start at which some price changes, ascending (epoch i+1 starts at [i])."""
+        return sorted({change.at_s for change in self.price_changes})
+
+    def price_epoch(self, timestamps: np.ndarray) -> np.ndarray:
+        """Price epoch of each arrival: 0 before the first change, i after the i-th change time."""
+        return np.searchsorted(np.asarray(self.price_epoch_starts(), dtype=float), timestamps - self.start_ts,
+                               side="right")
+
+    def epoch_prices(self) -> tuple[np.ndarray, np.ndarray]:
+        """(prompt, completion) USD-per-token tables, shape (n_epochs, n_endpoints)."""
+        starts = self.price_epoch_starts()
+        prompt = np.tile([e.prompt_price for e in self.endpoints], (len(starts) + 1, 1))
+        completion = np.tile([e.completion_price for e in self.endpoints], (len(starts) + 1, 1))
+        for change in sorted(self.price_changes, key=lambda c: c.at_s):
+            first_epoch = starts.index(change.at_s) + 1
+            prompt[first_epoch:, self._index[change.endpoint_id]] = change.prompt_price
+            completion[first_epoch:, self._index[change.endpoint_id]] = change.completion_price
+        return prompt, completion
+
+    def epoch_candidates(self) -> list[tuple[Candidate, ...]]:
+        """The candidate set (with the prices in effect) of every price epoch."""
+        prompt, completion = self.epoch_prices()
+        return [tuple(e.candidate(float(prompt[epoch, i]), float(completion[epoch, i]))
+                      for i, e in enumerate(self.endpoints)) for epoch in range(len(prompt))]
 
     def candidates_at(self, ts: float) -> tuple[Candidate, ...]:
-        prompt, completion = self._prices_at(np.array([ts]))
-        return tuple(e.candidate(float(prompt[0, i]), float(completion[0, i])) for i, e in enumerate(self.endpoints))
+        return self.epoch_candidates()[int(self.price_epoch(np.array([ts]))[0])]
 
     def sample(self, rng: np.random.Generator, timestamps: np.ndarray, output_tokens: np.ndarray) -> PotentialOutcomes:
         """Draw every endpoint's outcome for a batch of requests (vectorised, one call per endpoint)."""
@@ -178,13 +199,6 @@ class World:
         return factor, extra
 
     def _prices_at(self, timestamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n = len(timestamps)
-        prompt = np.tile([e.prompt_price for e in self.endpoints], (n, 1))
-        completion = np.tile([e.completion_price for e in self.endpoints], (n, 1))
-        relative = timestamps - self.start_ts
-        for change in sorted(self.price_changes, key=lambda c: c.at_s):
-            column = self._index[change.endpoint_id]
-            after = relative >= change.at_s
-            prompt[after, column] = change.prompt_price
-            completion[after, column] = change.completion_price
-        return prompt, completion
+        prompt, completion = self.epoch_prices()
+        epoch = self.price_epoch(timestamps)
+        return prompt[epoch], completion[epoch]

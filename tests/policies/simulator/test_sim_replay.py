@@ -8,7 +8,7 @@ from policies.base import Policy
 from policies.registry import available_policies
 from policies.simulator.eventlog import events_frame, write_events
 from policies.simulator.replay import ORACLE, ReplayConfig, replay
-from policies.simulator.scenario import load_scenario
+from policies.simulator.scenario import available_scenarios, load_scenario
 from policies.simulator.traces import load_trace
 from policies.simulator.world import Outage
 from telemetry.events import EVENT_FIELDS
@@ -57,6 +57,22 @@ def test_oracle_has_zero_regret_and_every_policy_non_negative(trace):
             assert regret.max() == 0.0
         assert result.requests["oracle_utility"].mean() >= result.requests["utility"].mean()
     assert replay(trace.head(400), "rate-limited-cheap", "uniform").requests["regret"].mean() > 0.1
+
+
+@pytest.mark.parametrize("scenario", available_scenarios())
+def test_oracle_regret_is_exactly_zero_in_every_scenario(trace, scenario):
+    assert replay(trace.head(300), scenario, ORACLE).requests["regret"].abs().max() == 0.0
+
+
+def test_price_cut_reaches_candidates_and_costs_at_the_same_arrival(trace):
+    result = replay(trace, "price-cut", "cheapest")
+    change = result.world.price_changes[0]
+    relative = result.attempts["ts"] - result.world.start_ts
+    before = result.attempts.filter(relative < change.at_s - 60)
+    after = result.attempts.filter(relative >= change.at_s)
+    assert set(before["endpoint_id"]) == {"groq/meta-llama/llama-2-70b-chat"}
+    assert set(after["endpoint_id"]) == {change.endpoint_id}  # cheapest follows the cut at once
+    assert (after["prompt_price"] == change.prompt_price).all()
 
 
 @pytest.mark.parametrize("policy", ["discounted-ucb", "linucb"])
