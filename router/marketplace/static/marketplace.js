@@ -48,7 +48,9 @@
     price(value) {
       if (value === null || value === undefined) return "–";
       if (value === 0) return "free";
-      return "$" + (value >= 1 ? value.toFixed(2) : value >= 0.01 ? value.toFixed(3) : value.toPrecision(2));
+      if (value < 0.01) return "$" + Number(value.toPrecision(2));
+      // Cents, unless that would hide a real digit ($0.075 stays $0.075).
+      return "$" + (Math.abs(value * 100 - Math.round(value * 100)) < 1e-9 ? value.toFixed(2) : value.toFixed(3));
     },
     tokens(value) {
       if (!value) return "–";
@@ -160,8 +162,8 @@
       h("td", { class: "num", dataset: { col: "input-price", value: row.price } }, fmt.price(row.price)),
       h("td", { class: "num" }, fmt.price(row.completion)),
       h("td", { class: "num", dataset: { col: "context", value: model.context_length } }, fmt.tokens(model.context_length)),
-      h("td", null, model.input_modalities.join("+") + " → " + model.output_modalities.join("+")),
-      h("td", null, capabilityBadges(model)),
+      h("td", { class: "modalities" }, model.input_modalities.join("+") + " → " + model.output_modalities.join("+")),
+      h("td", { class: "caps" }, capabilityBadges(model)),
       h("td", { class: "chips" }, row.endpoints.map(providerChip)));
   }
 
@@ -236,6 +238,13 @@
         h("td", { class: "num", dataset: { stat: "requests" } }, String(e.requests_5m))))));
   }
 
+  function niceStep(rough) {
+    // 1, 2 or 5 times a power of ten, so axis labels read 0, 200, 400 rather than 0, 187, 374.
+    const power = Math.pow(10, Math.floor(Math.log10(rough)));
+    const unit = rough / power;
+    return (unit <= 1 ? 1 : unit <= 2 ? 2 : unit <= 5 ? 5 : 10) * power;
+  }
+
   // A line chart as inline SVG: one line per endpoint, gaps where a minute has no value.
   function lineChart(title, series, key, options) {
     const width = 560, height = 200, left = 52, right = 12, top = 26, bottom = 26;
@@ -259,16 +268,21 @@
     let y0 = options.min !== undefined ? options.min : Math.min(...ys);
     let y1 = options.max !== undefined ? options.max : Math.max(...ys);
     if (y1 - y0 < 1e-9) { y0 -= options.pad || 0.5; y1 += options.pad || 0.5; }
+    const step = niceStep((y1 - y0) / 4);
+    if (options.max === undefined) y1 = Math.ceil(y1 / step) * step;
+    if (options.min === undefined) y0 = Math.floor(y0 / step) * step;
     const x = (t) => left + ((t - x0) / (x1 - x0)) * (width - left - right);
     const y = (v) => top + (1 - (v - y0) / (y1 - y0)) * (height - top - bottom);
-    for (let i = 0; i <= 4; i++) {
-      const value = y0 + ((y1 - y0) * i) / 4;
+    const ticks = options.max === undefined ? Math.round((y1 - y0) / step) : 4;
+    for (let i = 0; i <= ticks; i++) {
+      const value = y0 + ((y1 - y0) * i) / ticks;
       root.append(svg("line", { x1: left, x2: width - right, y1: y(value), y2: y(value), class: "grid" }));
       root.append(svg("text", { x: left - 6, y: y(value) + 4, "text-anchor": "end", class: "tick" }, options.format(value)));
     }
     for (let i = 0; i <= 3; i++) {
       const t = x0 + ((x1 - x0) * i) / 3;
-      root.append(svg("text", { x: x(t), y: height - 8, "text-anchor": "middle", class: "tick" }, fmt.time(t)));
+      const anchor = i === 0 ? "start" : i === 3 ? "end" : "middle";
+      root.append(svg("text", { x: x(t), y: height - 8, "text-anchor": anchor, class: "tick" }, fmt.time(t)));
     }
     series.forEach((s, index) => {
       const colour = COLOURS[index % COLOURS.length];
@@ -302,7 +316,7 @@
         lineChart("p50 throughput (tok/s)", series, "tokens_per_s_p50", { min: 0, format: (v) => v.toFixed(0) }),
         lineChart("uptime", series, "uptime", { min: 0, max: 1, format: fmt.uptime }),
         lineChart("requests per minute", series, "requests", { min: 0, format: (v) => v.toFixed(0) })));
-    $("#detail").replaceChildren(
+    $("#detail").replaceChildren(h("div", null,
       h("h1", { id: "detail-title" }, model.name),
       h("p", { class: "muted mono" }, model.id),
       h("div", { class: "facts" },
@@ -314,7 +328,7 @@
       model.description ? h("p", { class: "description" }, model.description) : null,
       h("h2", null, `Providers (${model.endpoints.length})`),
       h("div", { class: "table-wrap" }, endpointTable(model)),
-      charts);
+      charts));
   }
 
   async function loadDetail(id) {
