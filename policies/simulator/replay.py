@@ -44,6 +44,15 @@ class ReplayConfig:
     seed: int = 0
     feedback_delay_s: float = 0.0  # extra delay between an attempt's end and the policy's update
     max_attempts: int | None = None  # None: fall back through every candidate, as dispatch does by default
+    # Dispatch's per-endpoint circuit breaker (router/settings.py defaults): after this many
+    # consecutive failures an endpoint is skipped for `breaker_cooldown_s`, then one trial goes
+    # through. None disables it. The oracle is never subject to it.
+    breaker_failures: int | None = 5
+    breaker_cooldown_s: float = 30.0
+    # Dispatch does not tell the policy when a breaker skips an endpoint, so a learned policy never
+    # sees an outage once the breaker is open. True feeds it a failed "circuit-open" observation
+    # for each skipped endpoint (a proposed dispatch change, off by default to mirror serving).
+    breaker_feedback: bool = False
     expected_output_prior: int = 256  # what the policy is told about output length without max_tokens (dispatch's prior)
     weights: Weights = DEFAULT_WEIGHTS  # objective weights used to score outcomes, utility and regret
     chunk_size: int = 65_536  # requests whose world outcomes are drawn in one vectorised batch
@@ -152,6 +161,9 @@ class _Run:
         self.limit = [e.max_in_flight or (1 << 31) for e in world.endpoints]
         self.stats = SimulatedStats()
         self.in_flight = [0] * self.k
+        self.breaker_streak = [0] * self.k  # consecutive failures per endpoint
+        self.breaker_opened_at: list[float | None] = [None] * self.k
+        self.breaker_trial = [False] * self.k  # a half-open trial is in flight
         self.finishing: list = []  # heap of (end time, seq, endpoint column, stats payload)
         self.feedback: list = []  # heap of (visible time, seq, Observation)
         self.seq = 0
@@ -205,6 +217,10 @@ class _Run:
         ids, index, capacity, slope, limit = self.ids, self.index, self.capacity, self.slope, self.limit
         in_flight, stats, finishing, feedback = self.in_flight, self.stats, self.finishing, self.feedback
         delay, max_attempts = config.feedback_delay_s, config.max_attempts or k
+        breakers = policy is not None and config.breaker_failures is not None
+        breaker_failures, breaker_cooldown = config.breaker_failures, config.breaker_cooldown_s
+        breaker_feedback = config.breaker_feedback
+        streak, opened_at, trial = self.breaker_streak, self.breaker_opened_at, self.breaker_trial
         attempts_log, requests_log = self.attempts, self.requests
         # A policy that learns nothing needs no observations (saves building one per attempt).
         learns = policy is not None and type(policy).update is not Policy.update
@@ -216,9 +232,19 @@ class _Run:
         for r in range(n):
             now = times[r]
             while finishing and finishing[0][0] <= now:
-                payload = heappop(finishing)
-                in_flight[payload[2]] -= 1
-                stats.observe(*payload[3])
+                end, _, j, payload = heappop(finishing)
+                in_flight[j] -= 1
+                stats.observe(*payload)
+                if breakers:
+                    # Dispatch's CircuitBreaker.record, on the simulated clock.
+                    trial[j] = False
+                    if payload[2]:
+                        streak[j] = 0
+                        opened_at[j] = None
+                    else:
+                        streak[j] += 1
+                        if opened_at[j] is not None or streak[j] >= breaker_failures:
+                            opened_at[j] = end
             while feedback and feedback[0][0] <= now:
                 update(heappop(feedback)[2])
             busy_row = tuple(in_flight)
@@ -249,15 +275,29 @@ class _Run:
             elapsed = 0.0
             success = False
             attempt = 0
-            for attempt, endpoint_id in enumerate(order[:max_attempts]):
+            for endpoint_id in order:
+                if attempt == max_attempts:
+                    break
                 j = index[endpoint_id]
+                if breakers and opened_at[j] is not None:
+                    # Dispatch's CircuitBreaker.allow: skip an open breaker, let one half-open trial through.
+                    if now - opened_at[j] < breaker_cooldown or trial[j]:
+                        if breaker_feedback and update is not None:
+                            seq += 1
+                            heappush(feedback, (now + delay, seq, Observation(
+                                endpoint_id, context, False, "circuit-open", None, 0.0, 0, None, 0.0,
+                                propensity if endpoint_id == order[0] else probabilities.get(endpoint_id, 0.0),
+                                now + delay)))
+                        continue
+                    trial[j] = True
                 busy = busy_row[j]
                 code = FAIL_429 if busy >= limit[j] else codes[base + j]
                 # Same operations, in the same order, as World.load_factor / oracle.endpoint_outcomes.
                 load = 1.0 + slope[j] * max(busy - capacity[j], 0.0) / capacity[j]
                 ttft = ttfts[base + j] * load
                 start = now + elapsed
-                attempt_propensity = propensity if attempt == 0 else probabilities.get(endpoint_id, 0.0)
+                # The first choice carries its propensity even when a breaker made it a later attempt.
+                attempt_propensity = propensity if endpoint_id == order[0] else probabilities.get(endpoint_id, 0.0)
                 if code == OK:
                     decode = decodes[base + j] * load
                     latency = ttft + decode
@@ -282,13 +322,14 @@ class _Run:
                     heappush(feedback, (end + delay, seq, Observation(
                         endpoint_id, context, success, error_class, ttft if success else None, latency,
                         output_tokens if success else 0, reported_speed, cost, attempt_propensity, end + delay)))
+                attempt += 1
                 if success:
-                    requests_log.append((True, attempt + 1, index[order[0]], j, propensity, elapsed + ttft,
+                    requests_log.append((True, attempt, index[order[0]], j, propensity, elapsed + ttft,
                                          elapsed + latency, speed, cost))
                     break
                 elapsed += latency
             if not success:
-                requests_log.append((False, attempt + 1, index[order[0]], -1, propensity, elapsed, elapsed, 0.0, 0.0))
+                requests_log.append((False, attempt, index[order[0]], -1, propensity, elapsed, elapsed, 0.0, 0.0))
         self.seq = seq
         self._score_chunk(potential, np.array(in_flight_log, dtype=float).reshape(n, k), prompt_np, output_np, n)
 

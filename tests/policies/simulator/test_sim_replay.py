@@ -75,22 +75,43 @@ def test_price_cut_reaches_candidates_and_costs_at_the_same_arrival(trace):
     assert (after["prompt_price"] == change.prompt_price).all()
 
 
-@pytest.mark.parametrize("policy", ["discounted-ucb", "linucb"])
-def test_learned_policy_leaves_failed_endpoint_and_returns(trace, policy):
+def _first_choice_share(requests, endpoint, start, span):
+    phase = ((pl.col("timestamp") - start) / span * 3).floor().clip(0, 2)
+    return (requests.with_columns(phase=phase).group_by("phase").agg((pl.col("first_endpoint") == endpoint).mean())
+            .sort("phase")["first_endpoint"].to_list())
+
+
+@pytest.mark.parametrize("policy, config", [
+    ("discounted-ucb", ReplayConfig(seed=3, breaker_failures=None)),
+    ("linucb", ReplayConfig(seed=3, breaker_failures=None)),
+    ("linucb", ReplayConfig(seed=3, breaker_feedback=True)),
+])
+def test_learned_policy_leaves_failed_endpoint_and_returns(trace, policy, config):
     world, best, start, span = _outage_world(trace)
-    requests = replay(trace, world, policy, ReplayConfig(seed=3)).requests
-    share = (requests.with_columns(phase=((pl.col("timestamp") - start) / span * 3).floor().clip(0, 2))
-             .group_by("phase").agg((pl.col("first_endpoint") == best).mean()).sort("phase")["first_endpoint"])
-    before, during, after = share.to_list()
+    requests = replay(trace, world, policy, config).requests
+    before, during, after = _first_choice_share(requests, best, start, span)
     assert during < before / 2
     assert after > during + 0.1
     inside = requests.filter(((pl.col("timestamp") - start) > span / 3 + 5) & ((pl.col("timestamp") - start) < 2 * span / 3))
     assert inside["success"].all()  # fallback saved every request the failed endpoint got
 
 
+def test_dispatch_breaker_spares_the_wait_but_hides_the_outage_from_the_policy(trace):
+    """Characterises serving as built: a skipped endpoint yields no observation (see ReplayConfig)."""
+    world, best, start, span = _outage_world(trace)
+    gateway = replay(trace, world, "linucb", ReplayConfig(seed=3))
+    no_breaker = replay(trace, world, "linucb", ReplayConfig(seed=3, breaker_failures=None))
+    before, during, _ = _first_choice_share(gateway.requests, best, start, span)
+    assert during > 0.8 * before  # the policy keeps choosing the dead endpoint first...
+    in_outage = ((pl.col("timestamp") - start) > span / 3 + 30) & ((pl.col("timestamp") - start) < 2 * span / 3)
+    attempted = gateway.attempts.join(gateway.requests.filter(in_outage).select("request"), on="request")
+    assert (attempted["endpoint_id"] == best).mean() < 0.05  # ...but the open breaker skips it
+    assert gateway.requests["regret"].min() >= 0.0 and no_breaker.requests["regret"].min() >= 0.0
+
+
 def test_fallback_follows_sampled_order_like_dispatch(trace):
     world, best, start, span = _outage_world(trace)
-    result = replay(trace, world, "cheapest", ReplayConfig(seed=4))
+    result = replay(trace, world, "cheapest", ReplayConfig(seed=4, breaker_failures=None))
     attempts = result.attempts
     retried = attempts.filter(pl.col("attempt") == 1)
     assert retried.height > 0
@@ -101,8 +122,8 @@ def test_fallback_follows_sampled_order_like_dispatch(trace):
 
 def test_feedback_delay_slows_learning(trace):
     world, *_ = _outage_world(trace)
-    prompt = replay(trace, world, "discounted-ucb", ReplayConfig(seed=5))
-    late = replay(trace, world, "discounted-ucb", ReplayConfig(seed=5, feedback_delay_s=120.0))
+    prompt = replay(trace, world, "discounted-ucb", ReplayConfig(seed=5, breaker_failures=None))
+    late = replay(trace, world, "discounted-ucb", ReplayConfig(seed=5, breaker_failures=None, feedback_delay_s=120.0))
     assert late.requests["n_attempts"].sum() > prompt.requests["n_attempts"].sum()
 
 
