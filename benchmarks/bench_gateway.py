@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.loadgen import run_load  # noqa: E402
 
 UPSTREAM_LATENCY_S = 0.050
+MASTER_KEY = "sk-sy-benchmark-master-key"
 
 
 def _free_port() -> int:
@@ -55,7 +56,7 @@ def _run_gateway(port: int, upstream_port: int, data_dir: str) -> None:
         "models": [{"id": "bench/model", "endpoints": [
             {"provider": "mock", "prompt_price": 1e-7, "completion_price": 2e-7},
             {"provider": "mock2", "prompt_price": 2e-7, "completion_price": 3e-7}]}]})
-    settings = Settings(demo="off", data_dir=data_dir, seed=1)
+    settings = Settings(demo="off", data_dir=data_dir, seed=1, master_key=MASTER_KEY)
     uvicorn.run(create_app(settings, catalog=catalog), host="127.0.0.1", port=port, log_level="error",
                 access_log=False)
 
@@ -111,14 +112,14 @@ def _measure(upstream_port: int, gateway_port: int, gateway_pid: int, n: int, co
     routed_body = {"model": "bench/model", "messages": messages, "max_tokens": 5}
     rows = []
     # warm-up: connection pools, imports, JIT-ish caches
-    asyncio.run(run_load("127.0.0.1", gateway_port, "/v1/chat/completions", routed_body, 8, 200))
+    asyncio.run(run_load("127.0.0.1", gateway_port, "/v1/chat/completions", routed_body, 8, 200, MASTER_KEY))
     for stream in (False, True):
         for concurrency in concurrencies:
             direct = asyncio.run(run_load("127.0.0.1", upstream_port, "/mock/v1/chat/completions",
                                           {**direct_body, "stream": stream}, concurrency, n))
             cpu_before = _cpu_seconds(gateway_pid)
             routed = asyncio.run(run_load("127.0.0.1", gateway_port, "/v1/chat/completions",
-                                          {**routed_body, "stream": stream}, concurrency, n))
+                                          {**routed_body, "stream": stream}, concurrency, n, MASTER_KEY))
             cpu = _cpu_seconds(gateway_pid) - cpu_before
             d = np.array(direct.ttfb_s if stream else direct.latencies_s)
             r = np.array(routed.ttfb_s if stream else routed.latencies_s)

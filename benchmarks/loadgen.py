@@ -81,14 +81,15 @@ async def _worker(host: str, port: int, request: bytes, deadline_n: list[int], r
         writer.close()
 
 
-def build_request(host: str, port: int, path: str, body: dict) -> bytes:
+def build_request(host: str, port: int, path: str, body: dict, api_key: str = "bench") -> bytes:
     payload = orjson.dumps(body)
     return (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-            f"Authorization: Bearer bench\r\nContent-Length: {len(payload)}\r\n\r\n").encode() + payload
+            f"Authorization: Bearer {api_key}\r\nContent-Length: {len(payload)}\r\n\r\n").encode() + payload
 
 
-async def run_load(host: str, port: int, path: str, body: dict, concurrency: int, n_requests: int) -> LoadResult:
-    request = build_request(host, port, path, body)
+async def run_load(host: str, port: int, path: str, body: dict, concurrency: int, n_requests: int,
+                   api_key: str = "bench") -> LoadResult:
+    request = build_request(host, port, path, body, api_key)
     result = LoadResult([], [], 0, 0.0)
     remaining = [n_requests]
     started = time.perf_counter()

@@ -120,7 +120,7 @@ def open_services(settings: Settings, catalog: Catalog, transport: httpx.AsyncBa
     writer = TelemetryWriter(settings.telemetry_path, max_queue=settings.telemetry_queue).start() \
         if settings.telemetry else None
     metrics = Metrics(writer)
-    live_stats = LiveStats()
+    live_stats = LiveStats(refresh_s=settings.stats_refresh_s)
     policies = PolicyBook(settings.policy, settings.policy_per_model, settings.policy_params,
                           min_prob=settings.min_prob, seed=settings.seed)
     dispatcher = Dispatcher(client, catalog, settings, TelemetryRecorder(writer, metrics), live_stats, policies,

@@ -22,6 +22,7 @@ class Settings:
     policy_per_model: dict[str, str] = field(default_factory=dict)
     policy_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     min_prob: float = 0.02
+    stats_refresh_s: float = 0.25  # live stats summaries refresh this often on success (failures: at once)
     policy_refit_s: float = 300.0  # how often learned policies are refitted from telemetry (0 = never)
     policy_history_s: float = 86_400.0  # how much telemetry a refit reads
     seed: int | None = None

@@ -47,6 +47,7 @@ class _Connection(asyncio.Protocol):
         self.error: Exception | None = None
         self.paused = False
         self.has_length = False
+        self.keep_alive = False
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -74,6 +75,8 @@ class _Connection(asyncio.Protocol):
             self.has_length = True
 
     def on_headers_complete(self) -> None:
+        # Read it here: llhttp resets its state after the message, and then always says False.
+        self.keep_alive = self.parser.should_keep_alive()
         if self.headers_done is not None and not self.headers_done.done():
             self.headers_done.set_result(self.parser.get_status_code())
 
@@ -132,7 +135,7 @@ class _Connection(asyncio.Protocol):
 
     @property
     def reusable(self) -> bool:
-        return self.complete and not self.closed and self.error is None and self.parser.should_keep_alive()
+        return self.complete and not self.closed and self.error is None and self.keep_alive
 
 
 class _Body(httpx.AsyncByteStream):

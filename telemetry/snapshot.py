@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import math
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Mapping
@@ -173,16 +174,26 @@ class _Window:
 
 
 class LiveStats:
-    """Thread-safe accumulator of recent outcomes; `snapshot()` is an immutable view."""
+    """Thread-safe accumulator of recent outcomes; `snapshot()` is an immutable view.
 
-    def __init__(self, window_s: float = FIVE_MINUTES_S, max_outcomes: int = 512):
+    `observe` is on the request path, so it only appends and marks the endpoint dirty; the
+    summary (a pass and a sort over up to `max_outcomes`) is recomputed when the snapshot is read,
+    at most every `refresh_s` seconds for successes and at once after a counted failure (the
+    30-second outage rule must see failures without delay). `refresh_s=0` recomputes on every read.
+    """
+
+    def __init__(self, window_s: float = FIVE_MINUTES_S, max_outcomes: int = 512, refresh_s: float = 0.0):
         self.window_s = window_s
         self.max_outcomes = max_outcomes
+        self.refresh_s = refresh_s
         self._lock = threading.Lock()
         self._windows: dict[str, _Window] = {}
         self._baseline: Mapping[str, EndpointStats] = {}
         self._built_at = -math.inf
         self._snapshot: Mapping[str, EndpointStats] = {}
+        self._dirty: dict[str, float] = {}  # endpoint_id -> latest observed time
+        self._urgent = False
+        self._refreshed_at = -math.inf  # monotonic
 
     def observe(self, endpoint_id: str, now: float, ok: bool, counts_against_uptime: bool = True,
                 ttft_s: float | None = None, latency_s: float | None = None, tokens_per_s: float | None = None) -> None:
@@ -191,9 +202,9 @@ class LiveStats:
             if window is None:
                 window = self._windows[endpoint_id] = _Window(deque(maxlen=self.max_outcomes))
             window.outcomes.append((now, ok, counts_against_uptime, ttft_s, latency_s, tokens_per_s))
-            snapshot = dict(self._snapshot)
-            snapshot[endpoint_id] = self._summarise(endpoint_id, now)
-            self._snapshot = snapshot  # swap: readers holding the old dict are unaffected
+            self._dirty[endpoint_id] = max(now, self._dirty.get(endpoint_id, now))
+            if not ok and counts_against_uptime:
+                self._urgent = True
 
     def observe_event(self, event: AttemptEvent, now: float | None = None) -> None:
         """Observe a finished attempt; `now` defaults to its end (ts + latency)."""
@@ -209,8 +220,20 @@ class LiveStats:
             self._built_at = built_at
             endpoints = set(self._windows) | set(self._baseline)
             self._snapshot = {endpoint_id: self._summarise(endpoint_id, built_at) for endpoint_id in endpoints}
+            self._dirty.clear()
+            self._urgent = False
 
     def snapshot(self) -> Mapping[str, EndpointStats]:
+        if self._dirty and (self._urgent or time.monotonic() - self._refreshed_at >= self.refresh_s):
+            with self._lock:
+                if self._dirty:
+                    snapshot = dict(self._snapshot)
+                    for endpoint_id, now in self._dirty.items():
+                        snapshot[endpoint_id] = self._summarise(endpoint_id, now)
+                    self._dirty.clear()
+                    self._urgent = False
+                    self._refreshed_at = time.monotonic()
+                    self._snapshot = snapshot  # swap: readers holding the old dict are unaffected
         return self._snapshot
 
     def _summarise(self, endpoint_id: str, now: float) -> EndpointStats:

@@ -68,7 +68,7 @@ def reset_demo(request):
 def settings(tmp_path) -> Settings:
     return Settings(demo="off", data_dir=str(tmp_path), attempt_timeout_s=1.0, stream_idle_timeout_s=1.0,
                     request_deadline_s=10.0, keepalive_s=0.05, seed=7, max_body_bytes=64 * 1024,
-                    master_key=MASTER)
+                    master_key=MASTER, stats_refresh_s=0.0)
 
 
 @pytest.fixture
