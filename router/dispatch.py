@@ -6,6 +6,7 @@ propensity; the live stats and circuit breakers learn from it at once.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 import uuid
@@ -77,6 +78,7 @@ class Plan:
     started: float = 0.0
     attempts: list[dict[str, Any]] = field(default_factory=list)
     hold: Any = None  # the billing reservation while the request is in flight
+    last_error: Any = None  # the latest attempt's UpstreamError (the stream relay's all_failed reads it)
 
     def attempt_list(self) -> list[tuple[Route, Endpoint]]:
         pairs: list[tuple[Route, Endpoint]] = []
@@ -210,6 +212,8 @@ class Dispatcher:
         now = self.clock()
         self.in_flight[endpoint.endpoint_id] = max(self.in_flight.get(endpoint.endpoint_id, 1) - 1, 0)
         error_class = error_class or (error.error_class if error else None)
+        if error is not None:
+            plan.last_error = error
         ok = error_class is None
         latency = now - started
         cost = endpoint.cost(prompt_tokens, completion_tokens) if ok else 0.0
@@ -334,6 +338,7 @@ class Dispatcher:
         return {"routes": routes, "attempts": plan.attempts}
 
     def all_failed(self, plan: Plan, last_error: UpstreamError | None) -> GatewayError:
+        last_error = last_error or plan.last_error
         tried = ", ".join(f"{a['endpoint']} ({a['error_class']}{' ' + str(a['status']) if a['status'] else ''})"
                           for a in plan.attempts) or "none"
         if last_error is not None and not last_error.retryable and last_error.error_class == "user":
@@ -347,7 +352,11 @@ class Dispatcher:
         message = f"all {len(plan.attempts)} attempts failed; tried: {tried}"
         if last_error is not None:
             message += f"; last error: {last_error.message}"
-        return GatewayError(status, message, metadata={"attempts": plan.attempts})
+        headers = None
+        if status == 429 and last_error is not None and last_error.retry_after_s is not None:
+            # Pass the provider's Retry-After on: the official SDKs wait that long before retrying.
+            headers = {"retry-after": str(max(math.ceil(last_error.retry_after_s), 0))}
+        return GatewayError(status, message, metadata={"attempts": plan.attempts}, headers=headers)
 
 
 def _estimate_completion(data: dict[str, Any]) -> int:
