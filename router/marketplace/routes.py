@@ -4,7 +4,8 @@
 |---|---|
 | `GET /`, `GET /models`, `GET /models/{model_id}` | the page (one static HTML file; the JS routes on the path) |
 | `GET /marketplace/static/...` | its JavaScript and CSS, shipped in the package (no CDN, no build step) |
-| `GET /marketplace/api/models` | every model with prices, capabilities, providers and live stats |
+| `GET /marketplace/api/models` | every model with prices, capabilities and providers (cached per catalog) |
+| `GET /marketplace/api/stats` | live p50 TTFT, latency, throughput and uptime per endpoint that has data |
 | `GET /marketplace/api/models/{model_id}` | one model with its endpoints and detailed live stats |
 | `GET /marketplace/api/models/{model_id}/history?minutes=60` | per-minute TTFT/latency/uptime per endpoint |
 
@@ -25,7 +26,7 @@ from starlette.staticfiles import StaticFiles
 from ..catalog import Catalog, ModelInfo
 from ..errors import GatewayError
 from .history import MAX_HISTORY_MINUTES, endpoint_history, history_payload
-from .listing import marketplace_listing, model_detail
+from .listing import catalog_listing, live_listing, model_detail
 
 __all__ = ["build_marketplace_router", "STATIC_DIR"]
 
@@ -59,10 +60,19 @@ def build_marketplace_router(get_state: Callable[[], Any]) -> APIRouter:
     async def marketplace_page() -> FileResponse:
         return FileResponse(page, media_type="text/html")
 
+    # (catalog, serialised listing): ~10 ms to build for 744 models, so once per catalog, not per request.
+    listing_cache: list = [None, b""]
+
     @router.get("/marketplace/api/models")
     async def list_models() -> Response:
-        state = get_state()
-        return _json(marketplace_listing(state.catalog, state.live_stats.snapshot(), now()))
+        catalog = get_state().catalog
+        if listing_cache[0] is not catalog:
+            listing_cache[:] = [catalog, orjson.dumps(catalog_listing(catalog))]
+        return Response(listing_cache[1], media_type="application/json", headers=_NO_STORE)
+
+    @router.get("/marketplace/api/stats")
+    async def live_stats() -> Response:
+        return _json(live_listing(get_state().live_stats.snapshot(), now()))
 
     # Registered before the detail route: `{model_id:path}` would otherwise swallow "/history".
     @router.get("/marketplace/api/models/{model_id:path}/history")

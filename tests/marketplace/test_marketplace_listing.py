@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from router.catalog import parse_catalog
-from router.marketplace import capabilities, marketplace_listing, model_card, model_detail
+from router.marketplace import capabilities, catalog_listing, live_listing, model_card, model_detail
 from telemetry.snapshot import EndpointStats, Percentiles
 
 CATALOG = parse_catalog({
@@ -26,11 +26,11 @@ def test_capabilities_come_from_parameters_of_any_endpoint_and_from_modalities()
 
 
 def test_card_prices_are_the_cheapest_endpoints_per_million_tokens():
-    card = model_card(CATALOG.model("acme/seer"), {})
+    card = model_card(CATALOG.model("acme/seer"))
     assert (card["prompt_per_m"], card["completion_per_m"]) == (2.5, 10.0)
     assert card["providers"] == ["alpha", "beta"]
     assert [e["prompt_per_m"] for e in card["endpoints"]] == [3.0, 2.5]
-    assert model_card(CATALOG.model("plain"), {})["prompt_per_m"] == 0.0
+    assert model_card(CATALOG.model("plain"))["prompt_per_m"] == 0.0
 
 
 def test_endpoint_cards_carry_live_stats_and_none_without_them():
@@ -44,9 +44,13 @@ def test_endpoint_cards_carry_live_stats_and_none_without_them():
     assert alpha["ttft_p50_s"] is None and alpha["uptime_30m"] is None and alpha["requests_5m"] == 0
 
 
-def test_listing_is_compact_and_detail_is_not():
-    listing = marketplace_listing(CATALOG, {}, now=123.0)
-    assert listing["generated_at"] == 123.0 and listing["providers"] == ["alpha", "beta"]
+def test_catalog_listing_has_no_live_figures_and_live_listing_only_those():
+    listing = catalog_listing(CATALOG)
+    assert listing["providers"] == ["alpha", "beta"]
     assert [m["id"] for m in listing["models"]] == ["acme/seer", "plain"]
-    assert "description" not in listing["models"][0] and "ttft_30m" not in listing["models"][0]["endpoints"][0]
+    assert "description" not in listing["models"][0] and "ttft_p50_s" not in listing["models"][0]["endpoints"][0]
     assert set(listing["capabilities"]) == {"tools", "vision", "structured_output", "reasoning"}
+    stats = EndpointStats("beta/plain", successes_30m=3, failures_30m=1, tokens_per_s_p50=50.0)
+    live = live_listing({"beta/plain": stats}, now=123.0)
+    assert live == {"generated_at": 123.0, "endpoints": {"beta/plain": {
+        "ttft_p50_s": None, "latency_p50_s": None, "tokens_per_s_p50": 50.0, "uptime_30m": 0.75}}}

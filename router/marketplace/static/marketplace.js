@@ -4,6 +4,8 @@
 
 (() => {
   const API = "/marketplace/api/models";
+  const STATS_API = "/marketplace/api/stats";
+  const NO_DATA = { ttft_p50_s: null, latency_p50_s: null, tokens_per_s_p50: null, uptime_30m: null };
   const REFRESH_MS = 15000;
   const HISTORY_MINUTES = 60;
   const COLOURS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563"];
@@ -16,8 +18,10 @@
     "name-asc": () => 0,
   };
 
-  const state = { data: null, timer: null, detailId: null };
+  // data: the catalog listing (fetched once); live: endpoint id -> live figures (refetched).
+  const state = { data: null, live: { generated_at: null, endpoints: {} }, timer: null, detailId: null };
   const $ = (selector) => document.querySelector(selector);
+  const liveOf = (endpoint) => state.live.endpoints[endpoint.endpoint_id] || NO_DATA;
 
   // ---- small helpers ---------------------------------------------------------------------------
   function h(tag, attributes, ...children) {
@@ -120,8 +124,8 @@
     if (!endpoints.length) return null;
     const cheapest = endpoints.reduce((best, e) =>
       e.prompt_per_m + e.completion_per_m < best.prompt_per_m + best.completion_per_m ? e : best);
-    const ttfts = endpoints.map((e) => e.ttft_p50_s).filter((v) => v !== null);
-    const speeds = endpoints.map((e) => e.tokens_per_s_p50).filter((v) => v !== null);
+    const ttfts = endpoints.map((e) => liveOf(e).ttft_p50_s).filter((v) => v !== null);
+    const speeds = endpoints.map((e) => liveOf(e).tokens_per_s_p50).filter((v) => v !== null);
     return {
       model, endpoints, price: cheapest.prompt_per_m, completion: cheapest.completion_per_m,
       ttft: ttfts.length ? Math.min(...ttfts) : null, throughput: speeds.length ? Math.max(...speeds) : null,
@@ -138,12 +142,13 @@
   }
 
   function providerChip(endpoint) {
-    const live = endpoint.ttft_p50_s !== null || endpoint.tokens_per_s_p50 !== null || endpoint.uptime_30m !== null;
+    const figures = liveOf(endpoint);
+    const live = figures !== NO_DATA;
     return h("span", { class: "chip" + (live ? " live-chip" : ""), dataset: { provider: endpoint.provider } },
       h("b", null, endpoint.provider),
-      live ? [" ", h("span", { dataset: { stat: "ttft" } }, fmt.seconds(endpoint.ttft_p50_s)),
-        " · ", h("span", { dataset: { stat: "throughput" } }, fmt.speed(endpoint.tokens_per_s_p50)),
-        " · ", h("span", { dataset: { stat: "uptime" } }, fmt.uptime(endpoint.uptime_30m))]
+      live ? [" ", h("span", { dataset: { stat: "ttft" } }, fmt.seconds(figures.ttft_p50_s)),
+        " · ", h("span", { dataset: { stat: "throughput" } }, fmt.speed(figures.tokens_per_s_p50)),
+        " · ", h("span", { dataset: { stat: "uptime" } }, fmt.uptime(figures.uptime_30m))]
         : h("span", { class: "muted" }, " no traffic yet"));
   }
 
@@ -202,9 +207,11 @@
   async function loadList() {
     try {
       const first = state.data === null;
-      state.data = await getJSON(API);
+      const [data, live] = await Promise.all([first ? getJSON(API) : state.data, getJSON(STATS_API)]);
+      state.data = data;
+      state.live = live;
       if (first) buildControls();
-      setLive(true, "live · " + fmt.time(state.data.generated_at));
+      setLive(true, "live · " + fmt.time(live.generated_at));
       if (!state.detailId) renderList();
     } catch (error) {
       setLive(false, "offline");
