@@ -219,8 +219,11 @@ class Dispatcher:
         cost = endpoint.cost(prompt_tokens, completion_tokens) if ok else 0.0
         decode_time = latency - (ttft_s or 0.0)
         tokens_per_s = completion_tokens / decode_time if ok and completion_tokens > 1 and decode_time > 0 else None
+        breaker = self.breakers.get(endpoint.endpoint_id)
         if error_class != "client-cancel" and error_class != "user":
-            self.breakers.get(endpoint.endpoint_id).record(ok, now)
+            breaker.record(ok, now)
+        else:
+            breaker.trial_in_flight = False  # an abandoned half-open trial proves nothing: let another try
         counts = error_class not in ("user", "429", "client-cancel")
         self.live_stats.observe(endpoint.endpoint_id, now, ok, counts_against_uptime=counts,
                                 ttft_s=ttft_s if ok else None, latency_s=latency if ok else None,
