@@ -118,7 +118,8 @@ class GatewayProcess:
             self._log.close()
 
     def log_text(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def __enter__(self) -> "GatewayProcess":
