@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None,
         except ValidationError as exc:
             raise GatewayError(400, _validation_message(exc), param=_first_param(exc)) from None
         dispatcher: Dispatcher = request.app.state.dispatcher
-        plan = dispatcher.plan(kind, parsed, principal_for(request, who))
+        plan = dispatcher.plan(kind, parsed, principal_for(request, who), body=data)
         if request.headers.get("x-switchyard-explain", "").lower() in ("1", "true", "yes"):
             plan.explain = True
         dispatcher.accountant.reserve(plan)  # 402 before any upstream call

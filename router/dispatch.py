@@ -9,7 +9,6 @@ import logging
 import math
 import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
@@ -138,12 +137,15 @@ class Dispatcher:
         return self.provider_key(endpoint, principal)[0] is not None
 
     # ---- planning ---------------------------------------------------------------------------------
-    def plan(self, kind: str, request, principal: Principal) -> Plan:
+    def plan(self, kind: str, request, principal: Principal, body: dict[str, Any] | None = None) -> Plan:
+        """Route a validated request. `body` is the client's raw JSON (forwarded as sent, minus
+        routing fields and nulls); without it the validated model is dumped, which costs more."""
         now = self.clock()
         chain = request.model_chain()
         prefs = request.provider or ProviderPreferences()
-        body = request.model_dump(exclude_none=True, exclude_unset=True)
-        payload = {k: v for k, v in body.items() if k not in ROUTING_FIELDS}
+        if body is None:
+            body = request.model_dump(exclude_none=True, exclude_unset=True)
+        payload = {k: v for k, v in body.items() if v is not None and k not in ROUTING_FIELDS}
         prompt_tokens = estimate_prompt_tokens(payload)
         output_cap = request.output_cap()
         expected_output = output_cap if output_cap else (0 if kind == "embedding" else _DEFAULT_EXPECTED_OUTPUT)
@@ -180,8 +182,8 @@ class Dispatcher:
         context = RoutingContext(features=features, now=now, stats=self.live_stats.snapshot(), sort=prefs.sort,
                                  in_flight=self.in_flight)
         return Plan(kind=kind, payload=payload, routes=routes, prefs=prefs, features=features, context=context,
-                    principal=principal, stream=stream, request_id=uuid.uuid4().hex,
-                    generation_id=f"gen-{int(now)}-{uuid.uuid4().hex[:20]}", requested_model=chain[0],
+                    principal=principal, stream=stream, request_id=os.urandom(16).hex(),
+                    generation_id=f"gen-{int(now)}-{os.urandom(10).hex()}", requested_model=chain[0],
                     output_cap=output_cap, explain=bool(getattr(request, "explain", False)), started=now)
 
     # ---- one attempt ------------------------------------------------------------------------------

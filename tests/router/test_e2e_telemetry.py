@@ -71,3 +71,22 @@ def test_events_in_duckdb_match_the_requests_made(demo, settings):
         assert row["policy"] == "openrouter"
         assert set(row["candidates"]) == set(prices)
         assert row["propensity"] == pytest.approx(expected[row["endpoint_id"]], rel=1e-9)
+
+
+def test_client_disconnect_cancels_the_upstream_call(demo, settings):
+    control(demo, "alpha", mode="slow-stream")  # one token every 0.5 s
+    app = create_app(settings.with_(stream_idle_timeout_s=5.0), catalog=parse_catalog(catalog_dict(demo)))
+    with ServerThread(app) as server:
+        with httpx.stream("POST", server.url + "/v1/chat/completions", headers=AUTH, timeout=10, json={
+                "model": "test/llama", "messages": HELLO, "max_tokens": 50, "stream": True,
+                "provider": {"order": ["alpha"], "allow_fallbacks": False}}) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: ") and '"content":"[alpha]' in line.replace(" ", ""):
+                    break  # got the first token: hang up
+        generation_id = response.headers["x-generation-id"]
+        import time
+        time.sleep(0.5)
+    events = analyst.events(settings.telemetry_path)
+    row = events.filter(events["generation_id"] == generation_id).to_dicts()
+    assert len(row) == 1 and row[0]["error_class"] == "client-cancel"
+    assert row[0]["latency_s"] < 5.0  # cancelled long before the 50 tokens (25 s) would have streamed
