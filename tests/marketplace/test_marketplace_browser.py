@@ -126,5 +126,9 @@ def test_detail_view_opens_from_its_own_url_and_reports_unknown_models(page):
     page.goto("/models/gpt-4o-mini")
     page.wait_for_selector("#endpoint-table")
     assert page.locator("#endpoint-table tbody tr").count() == 1
+    page.goto("/models/gpt-4-turbo")  # no traffic: no empty charts, a sentence instead
+    page.wait_for_selector("text=No traffic to this model in the last hour.")
+    assert page.locator("#history-charts svg").count() == 0
+    assert page.locator("#endpoint-table td[data-stat=ttft]").inner_text() == "–"
     page.goto("/models/no-such-model")
     page.wait_for_selector("text=Model not found")

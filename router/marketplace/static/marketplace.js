@@ -315,10 +315,12 @@
   function renderDetail(model, historyData) {
     const names = state.data ? state.data.capabilities : {};
     const series = historyData.series;
+    const anyPoints = series.some((s) => s.points.t.length);
     const charts = h("section", { class: "charts", id: "history-charts" },
       h("h2", null, "Last hour, per minute"),
-      historyData.telemetry ? legend(series) : h("p", { class: "muted" }, "Telemetry is off on this gateway: no history."),
-      h("div", { class: "chart-grid" },
+      !historyData.telemetry ? h("p", { class: "muted" }, "Telemetry is off on this gateway: no history.")
+        : !anyPoints ? h("p", { class: "muted" }, "No traffic to this model in the last hour.") : legend(series),
+      anyPoints && h("div", { class: "chart-grid" },
         lineChart("p50 time to first token", series, "ttft_p50_s", { min: 0, format: fmt.seconds }),
         lineChart("p50 throughput (tok/s)", series, "tokens_per_s_p50", { min: 0, format: (v) => v.toFixed(0) }),
         lineChart("uptime", series, "uptime", { min: 0, max: 1, format: fmt.uptime }),
