@@ -201,8 +201,12 @@ class Dispatcher:
             raise UpstreamError("timeout", "request deadline exceeded", retryable=False)
         return min(endpoint.provider.timeout_s or self.settings.attempt_timeout_s, remaining)
 
-    def begin(self, endpoint: Endpoint) -> bool:
+    def begin(self, plan: Plan, route: Route, endpoint: Endpoint) -> bool:
+        """Start an attempt, or note that the endpoint's circuit breaker skipped it (False)."""
         if not self.breakers.get(endpoint.endpoint_id).allow(self.clock()):
+            plan.attempts.append({"endpoint": endpoint.endpoint_id, "provider": endpoint.provider.name,
+                                  "model": route.model.id, "status": 0, "error_class": "circuit-open",
+                                  "error": "circuit breaker open", "latency_s": 0.0})
             return False
         self.in_flight[endpoint.endpoint_id] = self.in_flight.get(endpoint.endpoint_id, 0) + 1
         return True
@@ -277,10 +281,7 @@ class Dispatcher:
         attempt = 0
         last_error: UpstreamError | None = None
         for route, endpoint in plan.attempt_list():
-            if not self.begin(endpoint):
-                plan.attempts.append({"endpoint": endpoint.endpoint_id, "provider": endpoint.provider.name,
-                                      "model": route.model.id, "status": 0, "error_class": "circuit-open",
-                                      "error": "circuit breaker open", "latency_s": 0.0})
+            if not self.begin(plan, route, endpoint):
                 continue
             started = self.clock()
             is_byok = False

@@ -206,10 +206,7 @@ async def _open_next(dispatcher: Dispatcher, plan: Plan, pending: list[tuple[Rou
                      number: int) -> _Attempt | None:
     while pending:
         route, endpoint = pending.pop(0)
-        if not dispatcher.begin(endpoint):
-            plan.attempts.append({"endpoint": endpoint.endpoint_id, "provider": endpoint.provider.name,
-                                  "model": route.model.id, "status": 0, "error_class": "circuit-open",
-                                  "error": "circuit breaker open", "latency_s": 0.0})
+        if not dispatcher.begin(plan, route, endpoint):
             continue
         started = dispatcher.clock()
         is_byok = False

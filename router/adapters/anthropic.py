@@ -8,7 +8,7 @@ from typing import Any, AsyncIterator
 import httpx
 import orjson
 
-from .base import UpstreamError, iter_sse_data
+from .base import UpstreamError, error_message_from, iter_sse_data
 
 __all__ = ["AnthropicAdapter", "to_anthropic", "from_anthropic"]
 
@@ -54,10 +54,7 @@ class AnthropicAdapter:
                 return
 
     def error_message(self, status: int, body: bytes) -> str:
-        try:
-            return _message_of(orjson.loads(body)) or f"upstream returned HTTP {status}"
-        except orjson.JSONDecodeError:
-            return f"upstream returned HTTP {status}"
+        return error_message_from(body, status, _message_of)
 
 
 def _message_of(data: Any) -> str | None:

@@ -5,8 +5,9 @@ import re
 from typing import Any, AsyncIterator, Protocol
 
 import httpx
+import orjson
 
-__all__ = ["Adapter", "UpstreamError", "redact", "iter_sse_data"]
+__all__ = ["Adapter", "UpstreamError", "redact", "iter_sse_data", "error_message_from"]
 
 # Anything that looks like a credential is cut out of upstream messages before a client sees it.
 _SECRET_PATTERN = re.compile(r"(sk-[A-Za-z0-9_\-*]{4,}|(?:api[_-]?key|token|bearer)[\"'=: ]+[A-Za-z0-9_\-.*]{8,})", re.I)
@@ -60,3 +61,11 @@ async def iter_sse_data(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str | 
             event = value
     if data:
         yield event, "\n".join(data)
+
+
+def error_message_from(body: bytes, status: int, message_of) -> str:
+    """The upstream's own error message (found by `message_of` in its JSON), or a generic one."""
+    try:
+        return message_of(orjson.loads(body)) or f"upstream returned HTTP {status}"
+    except orjson.JSONDecodeError:
+        return f"upstream returned HTTP {status}"
