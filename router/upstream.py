@@ -32,13 +32,24 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+def _scrub_credentials(message: str, request: httpx.Request) -> str:
+    """Cut out the exact key this request carried: providers quote it back ("Incorrect API key
+    provided: ..."), and not every key has a shape the pattern in `redact` recognises."""
+    for header in ("authorization", "x-api-key", "api-key"):
+        value = request.headers.get(header, "").removeprefix("Bearer ").strip()
+        if len(value) >= 8:
+            message = message.replace(value, "[redacted]")
+    return message
+
+
 async def _raise_for_status(adapter: Adapter, response: httpx.Response) -> None:
     if response.status_code < 400:
         return
     body = await response.aread()
     error_class, retryable = classify_status(response.status_code)
-    raise UpstreamError(error_class, adapter.error_message(response.status_code, body), status=response.status_code,
-                        retryable=retryable, retry_after_s=_retry_after(response))
+    message = _scrub_credentials(adapter.error_message(response.status_code, body), response.request)
+    raise UpstreamError(error_class, message, status=response.status_code, retryable=retryable,
+                        retry_after_s=_retry_after(response))
 
 
 async def send_json(client: httpx.AsyncClient, adapter: Adapter, request: httpx.Request, kind: str,
