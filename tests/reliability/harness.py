@@ -61,7 +61,8 @@ class GatewayProcess:
     """`python -m router.cli serve` on a free port; `settings` become SWITCHYARD_* variables."""
 
     def __init__(self, catalog: dict, data_dir: Path, master_key: str, env: dict[str, str] | None = None,
-                 **settings: Any):
+                 log_level: str = "info", **settings: Any):
+        self.log_level = log_level
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.catalog_path = self.data_dir / "catalog.json"
@@ -87,7 +88,7 @@ class GatewayProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "router.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--config", str(self.catalog_path), "--demo", "off", "--data-dir", str(self.data_dir),
-             "--log-level", "info"],
+             "--log-level", self.log_level],
             cwd=REPO, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
