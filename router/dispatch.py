@@ -157,8 +157,9 @@ class Dispatcher:
         routes: list[Route] = []
         reasons: list[str] = []
         for slug in chain:
-            ref = parse_model(slug)
-            model = self.catalog.model(ref.model_id)
+            model = self.catalog.model(slug)  # ids may themselves end in ":free" (OpenRouter's do)
+            ref = ModelRef(slug, None) if model is not None else parse_model(slug)
+            model = model or self.catalog.model(ref.model_id)
             if model is None:
                 raise GatewayError(404, f"model {slug!r} not found; GET /v1/models lists the available models",
                                    param="model")

@@ -37,6 +37,8 @@ def catalog_dict(demo: DemoProviders) -> dict:
             ]},
             {"id": "test/backup", "context_length": 8192, "endpoints": [
                 {"provider": "gamma", "upstream_model": "backup-g", "prompt_price": 1e-6, "completion_price": 1e-6}]},
+            {"id": "test/gratis:free", "context_length": 8192, "endpoints": [
+                {"provider": "beta", "upstream_model": "gratis", "prompt_price": 0, "completion_price": 0}]},
             {"id": "test/claude", "context_length": 200000, "endpoints": [
                 {"provider": "claude", "upstream_model": "claude-test", "prompt_price": 1e-6, "completion_price": 5e-6}]},
             {"id": "test/embed", "kind": "embedding", "context_length": 8191, "output_modalities": ["embeddings"],

@@ -96,3 +96,12 @@ def test_context_length_filter_skips_small_endpoints(gateway, demo):
 def test_chat_request_to_embedding_model_is_400(gateway):
     with pytest.raises(openai.BadRequestError, match="embedding model"):
         client(gateway).chat.completions.create(model="test/embed", messages=HELLO)
+
+
+def test_variant_suffix_and_ids_that_contain_it(gateway):
+    c = client(gateway)
+    assert c.chat.completions.create(model="test/llama:floor", messages=HELLO, max_tokens=2).model == "test/llama"
+    with pytest.raises(openai.NotFoundError, match="not free"):  # no free endpoint for this model
+        c.chat.completions.create(model="test/llama:free", messages=HELLO, max_tokens=2)
+    free = c.chat.completions.create(model="test/gratis:free", messages=HELLO, max_tokens=2)  # an id, not a variant
+    assert free.model == "test/gratis:free" and free.usage.cost == 0
