@@ -30,6 +30,7 @@ from .streaming import open_relay
 __all__ = ["create_app", "demo_behaviours"]
 
 log = logging.getLogger("switchyard")
+_MAX_JSON_DEPTH = 254
 _KINDS = {"chat": ChatCompletionRequest, "completion": CompletionRequest, "embedding": EmbeddingRequest}
 
 
@@ -91,6 +92,11 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None,
             raise GatewayError(400, f"request body is not valid JSON: {exc}") from None
         if not isinstance(data, dict):
             raise GatewayError(400, "request body must be a JSON object")
+        if body.count(b"{") + body.count(b"[") > _MAX_JSON_DEPTH:  # cheap bound first; exact check only then
+            try:
+                orjson.dumps(data)  # orjson writes at most 254 levels (it reads 1024): a deeper body cannot go upstream
+            except orjson.JSONEncodeError:
+                raise GatewayError(400, f"request body nests deeper than {_MAX_JSON_DEPTH} levels") from None
         return data
 
     def caller(request: Request) -> BillingPrincipal:
