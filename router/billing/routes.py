@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Callable, Coroutine, Literal
+from typing import Annotated, Any, Callable, Coroutine, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from starlette.responses import Response
 
 from .errors import BillingError, InvalidRequest, NotFound, PermissionDenied
@@ -28,10 +28,14 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# The store keeps nano-dollars in a signed 64-bit integer (±9.2e9 USD): larger amounts are a 400, not an overflow.
+Usd = Annotated[Decimal, Field(ge=Decimal("-1e9"), le=Decimal("1e9"), allow_inf_nan=False)]
+
+
 class CreateKeyBody(_Body):
     name: str
     account: str = DEFAULT_ACCOUNT
-    limit: Decimal | None = None
+    limit: Usd | None = None
     limit_reset: Literal["daily", "weekly", "monthly"] | None = None
     expires_at: datetime | None = None
     include_byok_in_limit: bool = False
@@ -40,7 +44,7 @@ class CreateKeyBody(_Body):
 
 class UpdateKeyBody(_Body):
     name: str | None = None
-    limit: Decimal | None = None
+    limit: Usd | None = None
     limit_reset: Literal["daily", "weekly", "monthly"] | None = None
     expires_at: datetime | None = None
     include_byok_in_limit: bool | None = None
@@ -49,7 +53,7 @@ class UpdateKeyBody(_Body):
 
 class TopUpBody(_Body):
     account: str
-    amount: Decimal
+    amount: Usd
     note: str = ""
 
 
