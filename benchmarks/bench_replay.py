@@ -15,6 +15,7 @@ Usage: python benchmarks/bench_replay.py [--quick] [--requests N] [--limit N] [-
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 
@@ -35,16 +36,17 @@ def bench_speed(n_requests: int, seed: int, million: bool) -> list[dict]:
     replay(trace.head(2000), "steady", "uniform")  # warm imports and caches outside the timing
     rows = []
     for name in [ORACLE, *available_policies()]:
+        load = os.getloadavg()[0]  # other processes on the 2 cores slow the replay down
         cpu = time.process_time()
         result = replay(trace, "steady", name, ReplayConfig(seed=seed))
         rows.append({"policy": name, "requests": trace.height, "wall_s": result.wall_s,
-                     "requests_per_s": result.requests_per_s, "cpu_s": time.process_time() - cpu})
+                     "requests_per_s": result.requests_per_s, "cpu_s": time.process_time() - cpu, "load": load})
     if million:
         big = tile_trace(load_trace("azure-conv"), 1_000_000)
         for name in ("uniform", "openrouter"):
             result = replay(big, "steady", name, ReplayConfig(seed=seed))
             rows.append({"policy": f"{name} (1M requests)", "requests": big.height, "wall_s": result.wall_s,
-                         "requests_per_s": result.requests_per_s, "cpu_s": float("nan")})
+                         "requests_per_s": result.requests_per_s, "cpu_s": float("nan"), "load": os.getloadavg()[0]})
     return rows
 
 
@@ -60,11 +62,11 @@ def bench_quality(limit: int | None, seed: int) -> list[dict]:
 
 def _speed_table(rows: list[dict]) -> Table:
     table = Table(title=f"Replay speed, azure-conv tiled, world steady (target >= {TARGET_REQUESTS_PER_S:,} req/s)")
-    for column in ("policy", "requests", "wall s", "requests/s", "meets target"):
+    for column in ("policy", "requests", "wall s", "requests/s", "meets target", "load avg"):
         table.add_column(column, justify="left" if column == "policy" else "right")
     for row in rows:
         table.add_row(row["policy"], f"{row['requests']:,}", f"{row['wall_s']:.2f}", f"{row['requests_per_s']:,.0f}",
-                      "yes" if row["requests_per_s"] >= TARGET_REQUESTS_PER_S else "no")
+                      "yes" if row["requests_per_s"] >= TARGET_REQUESTS_PER_S else "no", f"{row['load']:.1f}")
     return table
 
 
@@ -97,11 +99,15 @@ def _markdown(speed: list[dict], quality: list[dict], args: argparse.Namespace) 
         "",
         f"## Speed (target >= {TARGET_REQUESTS_PER_S:,} requests/s)",
         "",
-        "| policy | requests | wall s | requests/s |",
-        "|---|---:|---:|---:|",
-        *(f"| {r['policy']} | {r['requests']:,} | {r['wall_s']:.2f} | {r['requests_per_s']:,.0f} |" for r in speed),
+        "`load avg` is the machine's 1-minute load average when the run started (2 cores: above ~1, other",
+        "processes were competing for them).",
         "",
-        f"## Every policy on every scenario (azure-conv, {quality[0]['requests']:,} requests each)",
+        "| policy | requests | wall s | requests/s | load avg |",
+        "|---|---:|---:|---:|---:|",
+        *(f"| {r['policy']} | {r['requests']:,} | {r['wall_s']:.2f} | {r['requests_per_s']:,.0f} | {r['load']:.1f} |"
+          for r in speed),
+        "",
+        f"## Every policy on every scenario (azure-conv, {quality[0]['requests'] if quality else 0:,} requests each)",
         "",
         "| scenario | policy | utility | regret | $/1k req | latency p50 s | latency p95 s | TTFT p95 s | failed % | attempts/req |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -120,14 +126,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=None, help="requests of azure-conv per quality run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--results", default=None, help="also write the tables as Markdown to this file")
+    parser.add_argument("--speed-only", action="store_true", help="skip the quality table")
     args = parser.parse_args(argv)
     n_requests = args.requests or (5_000 if args.quick else 200_000)
     limit = args.limit or (1_000 if args.quick else None)
     console = Console(width=200)
     speed = bench_speed(n_requests, args.seed, million=not args.quick)
     console.print(_speed_table(speed))
-    quality = bench_quality(limit, args.seed)
-    console.print(_quality_table(quality, quality[0]["requests"]))
+    quality = [] if args.speed_only else bench_quality(limit, args.seed)
+    if quality:
+        console.print(_quality_table(quality, quality[0]["requests"]))
     if args.results:
         with open(args.results, "w") as handle:
             handle.write(_markdown(speed, quality, args))

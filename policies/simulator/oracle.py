@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..objective import Weights, combine
-from .world import FAIL_429, OK, PotentialOutcomes, World
+from .world import FAIL_429, FAIL_TIMEOUT, OK, PotentialOutcomes, World
 
 __all__ = ["EndpointOutcomes", "endpoint_outcomes", "outcome_utility", "oracle_utility"]
 
@@ -35,16 +35,24 @@ class EndpointOutcomes:
 
 
 def endpoint_outcomes(world: World, potential: PotentialOutcomes, in_flight: np.ndarray,
-                      prompt_tokens: np.ndarray, output_tokens: np.ndarray) -> EndpointOutcomes:
+                      prompt_tokens: np.ndarray, output_tokens: np.ndarray, stream: np.ndarray,
+                      timeout_s: float = np.inf) -> EndpointOutcomes:
+    """Each endpoint's outcome as a first attempt: load applied, then dispatch's attempt timeout
+    (on the first byte for streams, on the last byte otherwise)."""
     load = world.load_factor(in_flight)
     code = np.where(world.over_limit(in_flight), np.int8(FAIL_429), potential.code)
     ok = code == OK
     ttft = potential.ttft_s * load
     decode = potential.decode_s * load
+    latency = np.where(ok, ttft + decode, world.failure_time(ttft, code))
+    verdict = np.where(ok & stream[:, None], ttft, latency)  # when the timeout stops waiting
+    timed_out = verdict > timeout_s
+    code = np.where(timed_out, np.int8(FAIL_TIMEOUT), code)
+    latency = np.where(timed_out, timeout_s, latency)
+    ok = code == OK
     output = output_tokens[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         speed = np.where(ok & (output > 1), output / decode, 0.0)
-    latency = np.where(ok, ttft + decode, world.failure_time(ttft, code))
     cost = np.where(ok, prompt_tokens[:, None] * potential.prompt_price + output * potential.completion_price, 0.0)
     return EndpointOutcomes(code, ttft, latency, speed, cost)
 

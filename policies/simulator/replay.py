@@ -31,7 +31,7 @@ from ..sampler import sample_order
 from .oracle import endpoint_outcomes, oracle_utility, outcome_utility
 from .scenario import Scenario, load_scenario
 from .stats import SimulatedStats
-from .world import ERROR_CLASS_OF_CODE, FAIL_429, OK, World
+from .world import ERROR_CLASS_OF_CODE, FAIL_429, FAIL_TIMEOUT, OK, World
 
 __all__ = ["ReplayConfig", "ReplayResult", "replay", "bind_world", "ORACLE", "make_replay_policy"]
 
@@ -53,6 +53,10 @@ class ReplayConfig:
     # sees an outage once the breaker is open. True feeds it a failed "circuit-open" observation
     # for each skipped endpoint (a proposed dispatch change, off by default to mirror serving).
     breaker_feedback: bool = False
+    # Dispatch's timeouts (router/settings.py defaults): an attempt fails with "timeout" when its
+    # last byte (first byte for streams) takes longer than this, or than what is left of the deadline.
+    attempt_timeout_s: float = 60.0
+    request_deadline_s: float = 180.0
     expected_output_prior: int = 256  # what the policy is told about output length without max_tokens (dispatch's prior)
     weights: Weights = DEFAULT_WEIGHTS  # objective weights used to score outcomes, utility and regret
     chunk_size: int = 65_536  # requests whose world outcomes are drawn in one vectorised batch
@@ -191,6 +195,7 @@ class _Run:
         timestamps = trace["timestamp"].to_numpy()
         prompt_np = trace["prompt_tokens"].to_numpy()
         output_np = trace["output_tokens"].to_numpy()
+        stream_np = trace["stream"].to_numpy()
         potential = world.sample(world_rng, timestamps, output_np)
         # Flat lists: element access in the loop is a list index, not a numpy scalar.
         gumbels = _PreDrawnGumbels(sampler_rng.gumbel(size=(n, k)).ravel().tolist())
@@ -220,6 +225,7 @@ class _Run:
         breakers = policy is not None and config.breaker_failures is not None
         breaker_failures, breaker_cooldown = config.breaker_failures, config.breaker_cooldown_s
         breaker_feedback = config.breaker_feedback
+        attempt_timeout, deadline = config.attempt_timeout_s, config.request_deadline_s
         streak, opened_at, trial = self.breaker_streak, self.breaker_opened_at, self.breaker_trial
         attempts_log, requests_log = self.attempts, self.requests
         # A policy that learns nothing needs no observations (saves building one per attempt).
@@ -261,7 +267,7 @@ class _Run:
             features = RequestFeatures(prompts[r], max_tokens[r], expected[r], streams[r], tools[r], hours[r])
             context = RoutingContext(features, now, stats.snapshot(), None, dict(zip(ids, busy_row)))
             if distribution is None:
-                best = self._oracle_choice(potential, r, busy_row, prompt_np, output_np, candidates)
+                best = self._oracle_choice(potential, r, busy_row, prompt_np, output_np, stream_np, candidates)
                 probabilities = {ids[best]: 1.0}
                 order, propensity = [ids[best]], 1.0
             else:
@@ -270,7 +276,7 @@ class _Run:
                 order, propensity = sample_order(probabilities, gumbels)
             base = r * k
             prompt_prices, completion_prices = epoch_prices[epoch]
-            prompt_tokens, output_tokens = prompts[r], outputs[r]
+            prompt_tokens, output_tokens, stream = prompts[r], outputs[r], streams[r]
             request = offset + r
             elapsed = 0.0
             success = False
@@ -290,6 +296,10 @@ class _Run:
                                 now + delay)))
                         continue
                     trial[j] = True
+                # Dispatch's attempt_timeout: the attempt timeout, capped by what is left of the deadline.
+                limit_s = min(attempt_timeout, deadline - elapsed)
+                if limit_s <= 0.0:
+                    break
                 busy = busy_row[j]
                 code = FAIL_429 if busy >= limit[j] else codes[base + j]
                 # Same operations, in the same order, as World.load_factor / oracle.endpoint_outcomes.
@@ -309,6 +319,8 @@ class _Run:
                     latency = 0.1 * ttft if code == FAIL_429 else ttft
                     speed = cost = 0.0
                     error_class = ERROR_CLASS_OF_CODE[code]
+                if (ttft if success and stream else latency) > limit_s:  # streams only wait for the first byte
+                    code, latency, speed, cost, error_class, success = FAIL_TIMEOUT, limit_s, 0.0, 0.0, "timeout", False
                 end = start + latency
                 attempts_log.append((request, attempt, j, code, start, ttft, latency, speed, cost, attempt_propensity,
                                      candidate_set, epoch))
@@ -331,24 +343,30 @@ class _Run:
             if not success:
                 requests_log.append((False, attempt, index[order[0]], -1, propensity, elapsed, elapsed, 0.0, 0.0))
         self.seq = seq
-        self._score_chunk(potential, np.array(in_flight_log, dtype=float).reshape(n, k), prompt_np, output_np, n)
+        self._score_chunk(potential, np.array(in_flight_log, dtype=float).reshape(n, k), prompt_np, output_np,
+                          stream_np, n)
 
-    def _oracle_choice(self, potential, r, busy_row, prompt_np, output_np, candidates) -> int:
+    def _first_attempt_timeout(self) -> float:
+        return min(self.config.attempt_timeout_s, self.config.request_deadline_s - 0.0)
+
+    def _oracle_choice(self, potential, r, busy_row, prompt_np, output_np, stream_np, candidates) -> int:
         sliced = type(potential)(*(getattr(potential, f)[r:r + 1] for f in potential.__dataclass_fields__))
         outcomes = endpoint_outcomes(self.world, sliced, np.asarray([busy_row], dtype=float),
-                                     prompt_np[r:r + 1], output_np[r:r + 1])
+                                     prompt_np[r:r + 1], output_np[r:r + 1], stream_np[r:r + 1],
+                                     self._first_attempt_timeout())
         allowed = np.zeros(self.k, dtype=bool)
         allowed[[self.index[c.endpoint_id] for c in candidates]] = True
         utilities = outcome_utility(self.config.weights, outcomes.code == OK, outcomes.ttft_s, outcomes.latency_s,
                                     outcomes.tokens_per_s, outcomes.cost)[0]
         return int(np.argmax(np.where(allowed, utilities, -np.inf)))
 
-    def _score_chunk(self, potential, in_flight_rows, prompt_np, output_np, n) -> None:
+    def _score_chunk(self, potential, in_flight_rows, prompt_np, output_np, stream_np, n) -> None:
         weights = self.config.weights
         done = self.requests[len(self.requests) - n:]
         success, _, _, _, _, ttft, latency, speed, cost = (np.asarray(c) for c in zip(*done))
         realised = outcome_utility(weights, success.astype(bool), ttft, latency, speed, cost)
-        outcomes = endpoint_outcomes(self.world, potential, in_flight_rows, prompt_np, output_np)
+        outcomes = endpoint_outcomes(self.world, potential, in_flight_rows, prompt_np, output_np, stream_np,
+                                     self._first_attempt_timeout())
         best, _ = oracle_utility(weights, outcomes)
         self.utility_chunks.append(realised)
         self.oracle_chunks.append(best)

@@ -19,12 +19,12 @@ from ..base import Candidate
 from .profiles import LatencyProfile
 
 __all__ = ["EndpointSpec", "Outage", "PriceChange", "Degradation", "World", "PotentialOutcomes",
-           "OK", "FAIL_5XX", "FAIL_429"]
+           "OK", "FAIL_5XX", "FAIL_429", "FAIL_TIMEOUT"]
 
 # Outcome codes of an attempt (int8 arrays); error classes as telemetry records them.
-OK, FAIL_5XX, FAIL_429 = 0, 1, 2
-ERROR_CLASS_OF_CODE = {FAIL_5XX: "5xx", FAIL_429: "429"}
-STATUS_OF_CODE = {OK: 200, FAIL_5XX: 503, FAIL_429: 429}
+OK, FAIL_5XX, FAIL_429, FAIL_TIMEOUT = 0, 1, 2, 3
+ERROR_CLASS_OF_CODE = {FAIL_5XX: "5xx", FAIL_429: "429", FAIL_TIMEOUT: "timeout"}
+STATUS_OF_CODE = {OK: 200, FAIL_5XX: 503, FAIL_429: 429, FAIL_TIMEOUT: 0}  # 0: no response
 # A 429 is rejected before any work; an error arrives after roughly a TTFT of server time.
 _REJECT_TIME_FRACTION = 0.1
 

@@ -163,3 +163,25 @@ def test_policy_sees_every_request_and_every_attempt_outcome(trace):
     assert policy.calls_ == 200
     assert 0 < policy.updates_ <= result.attempts.height
     assert np.isclose(result.requests["propensity"].mean(), 1 / 6)
+
+
+def test_dispatch_timeouts_cap_attempts_and_keep_regret_exact(trace):
+    from policies.simulator.world import Degradation, FAIL_TIMEOUT
+    start = trace["timestamp"].min()
+    world = load_scenario("steady").bind(start, trace["timestamp"].max() - start)
+    slow = world.endpoint_ids[0]
+    world = replace(world, degradations=(Degradation(slow, 0.0, 1e-6, latency_factor=200.0),))
+    streamed = trace.head(300).with_columns(stream=pl.Series([i % 2 == 0 for i in range(300)]))
+    for name in (ORACLE, "cheapest"):
+        result = replay(streamed, world, name, ReplayConfig(attempt_timeout_s=20.0))
+        timed_out = result.attempts.filter(pl.col("code") == FAIL_TIMEOUT)
+        assert result.requests["regret"].min() >= 0.0
+        if name == ORACLE:
+            assert result.requests["regret"].max() == 0.0 and timed_out.height == 0
+            continue
+        assert timed_out.height > 0 and (timed_out["latency_s"] == 20.0).all()
+        assert (timed_out["endpoint_id"] == slow).all()
+        assert result.requests["success"].all()  # every timed-out request fell back and was served
+        # Streams only wait for the first byte: some streamed requests finish on the slow endpoint.
+        served_slow = result.requests.filter(pl.col("served_endpoint") == slow)["request"]
+        assert served_slow.len() > 0 and all(i % 2 == 0 for i in served_slow)
