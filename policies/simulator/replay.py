@@ -18,16 +18,17 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 import polars as pl
 
 from ..base import Observation, Policy, RequestFeatures, RoutingContext
-from ..objective import DEFAULT_WEIGHTS, Weights
 from ..registry import make_policy
 from ..sampler import sample_order
+from .config import ORACLE, ReplayConfig, ReplayResult
+from .frames import attempt_frame, request_frame
+from .gumbels import PreDrawnGumbels
 from .oracle import endpoint_outcomes, oracle_utility, outcome_utility
 from .scenario import Scenario, load_scenario
 from .stats import SimulatedStats
@@ -35,48 +36,7 @@ from .world import ERROR_CLASS_OF_CODE, FAIL_429, FAIL_TIMEOUT, OK, World
 
 __all__ = ["ReplayConfig", "ReplayResult", "replay", "bind_world", "ORACLE", "make_replay_policy"]
 
-ORACLE = "oracle"
 _UPTIME_EXCLUDED = ("429", "user", "client-cancel")
-
-
-@dataclass(frozen=True)
-class ReplayConfig:
-    seed: int = 0
-    feedback_delay_s: float = 0.0  # extra delay between an attempt's end and the policy's update
-    max_attempts: int | None = None  # None: fall back through every candidate, as dispatch does by default
-    # Dispatch's per-endpoint circuit breaker (router/settings.py defaults): after this many
-    # consecutive failures an endpoint is skipped for `breaker_cooldown_s`, then one trial goes
-    # through. None disables it. The oracle is never subject to it.
-    breaker_failures: int | None = 5
-    breaker_cooldown_s: float = 30.0
-    # Dispatch does not tell the policy when a breaker skips an endpoint, so a learned policy never
-    # sees an outage once the breaker is open. True feeds it a failed "circuit-open" observation
-    # for each skipped endpoint (a proposed dispatch change, off by default to mirror serving).
-    breaker_feedback: bool = False
-    # Dispatch's timeouts (router/settings.py defaults): an attempt fails with "timeout" when its
-    # last byte (first byte for streams) takes longer than this, or than what is left of the deadline.
-    attempt_timeout_s: float = 60.0
-    request_deadline_s: float = 180.0
-    expected_output_prior: int = 256  # what the policy is told about output length without max_tokens (dispatch's prior)
-    weights: Weights = DEFAULT_WEIGHTS  # objective weights used to score outcomes, utility and regret
-    chunk_size: int = 65_536  # requests whose world outcomes are drawn in one vectorised batch
-
-
-@dataclass(frozen=True)
-class ReplayResult:
-    policy: str
-    policy_version: str
-    world: World
-    config: ReplayConfig
-    requests: pl.DataFrame  # one row per request: outcome after fallback, utility, oracle utility, regret
-    attempts: pl.DataFrame  # one row per attempt
-    candidate_sets: tuple[tuple[str, ...], ...]  # indexed by attempts["candidate_set"]
-    wall_s: float
-    policy_object: Policy | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def requests_per_s(self) -> float:
-        return self.requests.height / self.wall_s if self.wall_s > 0 else math.inf
 
 
 def bind_world(world: World | Scenario | str, trace: pl.DataFrame) -> World:
@@ -100,34 +60,6 @@ def make_replay_policy(policy: str | Policy, seed: int) -> Policy | None:
     return fresh.clone()
 
 
-class _GumbelRow(list):
-    """A list that also answers `tolist()`, as the numpy array `Generator.gumbel` returns would."""
-
-    __slots__ = ()
-
-    def tolist(self) -> list[float]:
-        return self
-
-
-class _PreDrawnGumbels:
-    """Stands in for the Generator passed to `sample_order`: serves this request's pre-drawn Gumbels.
-
-    Drawing all requests' Gumbels in one vectorised call, then handing them out row by row, keeps
-    `sample_order`'s exact algorithm and distribution at a fraction of a per-call draw's cost.
-    """
-
-    __slots__ = ("values", "position")
-
-    def __init__(self, values: list[float]) -> None:
-        self.values = values
-        self.position = 0
-
-    def gumbel(self, size: int) -> _GumbelRow:
-        start = self.position
-        self.position = start + size
-        return _GumbelRow(self.values[start:start + size])
-
-
 def replay(trace: pl.DataFrame, world: World | Scenario | str, policy: str | Policy,
            config: ReplayConfig = ReplayConfig(), progress: Callable[[int], None] | None = None) -> ReplayResult:
     """Route every request of `trace` with a fresh copy of `policy` (or the oracle) in `world`."""
@@ -147,9 +79,11 @@ def replay(trace: pl.DataFrame, world: World | Scenario | str, policy: str | Pol
         if progress is not None:
             progress(end - begin)
     wall = time.perf_counter() - started
-    requests = run.request_frame(columns)
-    return ReplayResult(name, version, world, config, requests, run.attempt_frame(), tuple(run.candidate_sets),
-                        wall, learner)
+    utility = np.concatenate(run.utility_chunks) if run.utility_chunks else np.empty(0)
+    oracle = np.concatenate(run.oracle_chunks) if run.oracle_chunks else np.empty(0)
+    requests = request_frame(run.requests, columns, utility, oracle, run.ids)
+    attempts = attempt_frame(run.attempts, run.epoch_prices, run.ids)
+    return ReplayResult(name, version, world, config, requests, attempts, tuple(run.candidate_sets), wall, learner)
 
 
 class _Run:
@@ -198,7 +132,7 @@ class _Run:
         stream_np = trace["stream"].to_numpy()
         potential = world.sample(world_rng, timestamps, output_np)
         # Flat lists: element access in the loop is a list index, not a numpy scalar.
-        gumbels = _PreDrawnGumbels(sampler_rng.gumbel(size=(n, k)).ravel().tolist())
+        gumbels = PreDrawnGumbels(sampler_rng.gumbel(size=(n, k)).ravel().tolist())
         codes, ttfts = potential.code.ravel().tolist(), potential.ttft_s.ravel().tolist()
         decodes = potential.decode_s.ravel().tolist()
         max_tokens = trace["max_tokens"].to_list()
@@ -370,38 +304,3 @@ class _Run:
         best, _ = oracle_utility(weights, outcomes)
         self.utility_chunks.append(realised)
         self.oracle_chunks.append(best)
-
-    def request_frame(self, columns: dict[str, np.ndarray]) -> pl.DataFrame:
-        utility = np.concatenate(self.utility_chunks) if self.utility_chunks else np.empty(0)
-        oracle = np.concatenate(self.oracle_chunks) if self.oracle_chunks else np.empty(0)
-        names = ("success", "n_attempts", "first_endpoint", "served_endpoint", "propensity", "ttft_s", "latency_s",
-                 "tokens_per_s", "cost")
-        frame = pl.DataFrame(self.requests, schema=list(names), orient="row")
-        return frame.with_columns(
-            self._names(frame["first_endpoint"]), self._names(frame["served_endpoint"]),
-        ).select(
-            pl.Series("request", np.arange(frame.height)), pl.Series("timestamp", columns["timestamp"]),
-            pl.Series("prompt_tokens", columns["prompt_tokens"]), pl.Series("output_tokens", columns["output_tokens"]),
-            *names, pl.Series("utility", utility), pl.Series("oracle_utility", oracle),
-            pl.Series("regret", oracle - utility),
-        )
-
-    def attempt_frame(self) -> pl.DataFrame:
-        names = ("request", "attempt", "endpoint_id", "code", "ts", "ttft_s", "latency_s", "tokens_per_s", "cost",
-                 "propensity", "candidate_set", "epoch")
-        frame = pl.DataFrame(self.attempts, schema=list(names), orient="row")
-        if frame.height == 0:
-            return frame
-        column = frame["endpoint_id"].to_numpy()
-        epoch = frame["epoch"].to_numpy()
-        prompt_prices = np.array([p for p, _ in self.epoch_prices])
-        completion_prices = np.array([c for _, c in self.epoch_prices])
-        return frame.with_columns(
-            self._names(frame["endpoint_id"]), pl.col("code").cast(pl.Int8),
-            pl.Series("prompt_price", prompt_prices[epoch, column]),
-            pl.Series("completion_price", completion_prices[epoch, column]),
-        ).drop("epoch")
-
-    def _names(self, indices: pl.Series) -> pl.Series:
-        names = np.array([*self.ids, None], dtype=object)
-        return pl.Series(indices.name, names[indices.to_numpy()], dtype=pl.String)
