@@ -55,6 +55,8 @@ class SoakReport:
     wall_s: float = 0.0
     statuses: Counter = field(default_factory=Counter)
     unanswered: int = 0  # no status at all within deadline + margin (or a broken connection)
+    unanswered_reasons: Counter = field(default_factory=Counter)
+    gateway_log_errors: list[str] = field(default_factory=list)  # ERROR lines and exceptions the gateway logged
     streams: int = 0
     streams_without_done: int = 0
     attempts_seen_by_clients: int = 0  # from switchyard_metadata / error metadata, circuit-open skipped
@@ -69,6 +71,7 @@ class SoakReport:
     ledger_usage: Decimal = Decimal(0)  # GET /v1/credits total_usage for the soak account
     rss_before: int = 0
     rss_after: int = 0
+    rss_quarters: list[int] = field(default_factory=list)  # RSS after each quarter of the main phase
     exit_code: int | None = None
 
     @property
@@ -92,7 +95,7 @@ class SoakReport:
             ("answered 200", str(served)),
             ("upstream-exhausted 429/502/503/504", str(upstream_exhausted)),
             ("gateway 500s", str(self.gateway_500s)),
-            ("unanswered", str(self.unanswered)),
+            ("unanswered", f"{self.unanswered} {dict(self.unanswered_reasons) or ''}"),
             ("streams without [DONE]", f"{self.streams_without_done} of {self.streams}"),
             ("failed upstream attempts", f"{self.failed_attempts_seen} of {self.attempts_seen_by_clients} "
                                          f"({100 * self.fault_rate:.1f} %)"),
@@ -103,7 +106,9 @@ class SoakReport:
             ("settled cost vs ledger (USD)", f"{self.settled_cost} vs {self.ledger_usage}"),
             ("gateway RSS before -> after", f"{self.rss_before / 2**20:.0f} -> {self.rss_after / 2**20:.0f} MB "
                                             f"({self.rss_growth_mb:+.1f} MB)"),
+            ("gateway RSS at 25/50/75/100 % (MB)", " / ".join(f"{r / 2**20:.0f}" for r in self.rss_quarters)),
             ("exit code after SIGTERM", str(self.exit_code)),
+            ("gateway log: errors / exceptions", str(len(self.gateway_log_errors))),
         ]
 
 
@@ -115,6 +120,7 @@ class _Outcome:
     cost: Decimal = Decimal(0)
     stream: bool = False
     saw_done: bool = True
+    failure: str | None = None  # the client-side exception when no answer came
 
 
 def _body(i: int, rng: random.Random) -> dict[str, Any]:
@@ -166,9 +172,11 @@ async def _drive(url: str, key: str, n_requests: int, concurrency: int, seed: in
                  on_progress=None) -> list[_Outcome | None]:
     rng = random.Random(seed)
     bodies = [_body(i, rng) for i in range(n_requests)]
-    results: list[_Outcome | None] = [None] * n_requests
+    results: list[_Outcome | None] = [None] * n_requests  # None: never sent
     queue = iter(range(n_requests))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # Idle connections expire on the client before uvicorn's 5 s keep-alive closes them, or a request
+    # sent on a connection the server is closing at that instant fails with a ReadError (a client race).
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=3.0)
     timeout = httpx.Timeout(SETTINGS["request_deadline_s"] + 10.0)
     async with httpx.AsyncClient(base_url=url, headers={"authorization": f"Bearer {key}",
                                                          "content-type": "application/json"},
@@ -177,8 +185,10 @@ async def _drive(url: str, key: str, n_requests: int, concurrency: int, seed: in
             for i in queue:
                 try:
                     results[i] = await _one(client, bodies[i])
-                except (httpx.TransportError, orjson.JSONDecodeError):
-                    results[i] = None  # unanswered: timed out, reset, or not JSON
+                except (httpx.TransportError, orjson.JSONDecodeError) as exc:
+                    stream = bool(bodies[i].get("stream"))
+                    results[i] = _Outcome(0, stream=stream, saw_done=False,
+                                          failure=type(exc).__name__ + (" (stream)" if stream else ""))
                 if on_progress is not None:
                     on_progress(i)
 
@@ -219,8 +229,15 @@ def run_soak(data_dir: Path, n_requests: int = 1000, concurrency: int = 100, see
             async def main_phase() -> list[_Outcome | None]:
                 stop = asyncio.Event()
                 chaos = asyncio.create_task(_chaos(demo, stop, chaos_period_s, seed))
+                done = itertools.count(1)
+                quarter = max((n_requests - warmup) // 4, 1)
+
+                def sample_rss(_: int) -> None:
+                    if next(done) % quarter == 0:
+                        report.rss_quarters.append(gateway.rss_bytes())
+
                 try:
-                    return await _drive(gateway.url, key, n_requests - warmup, concurrency, seed + 2)
+                    return await _drive(gateway.url, key, n_requests - warmup, concurrency, seed + 2, sample_rss)
                 finally:
                     stop.set()
                     await chaos
@@ -232,6 +249,8 @@ def run_soak(data_dir: Path, n_requests: int = 1000, concurrency: int = 100, see
             credits = httpx.get(gateway.url + "/v1/credits", headers={"authorization": f"Bearer {key}"}).json()
             report.ledger_usage = Decimal(repr(credits["data"]["total_usage"])).quantize(NANO)
             report.exit_code = gateway.terminate()
+            report.gateway_log_errors = [line for line in gateway.log_text().splitlines()
+                                         if "ERROR" in line or "Error:" in line or "Exception" in line]
         seen = upstream_stats(demo)
         report.counted_upstream_requests = seen["steady"] + seen["flaky"]
     _tally(report, outcomes, telemetry_events(data_dir))
@@ -243,8 +262,9 @@ def _tally(report: SoakReport, outcomes: list[_Outcome | None], events: list[dic
     report.counted_upstream_events = sum(e["provider"] in ("steady", "flaky") for e in events)
     per_generation = Counter(e["generation_id"] for e in events)
     for outcome in outcomes:
-        if outcome is None:
+        if outcome is None or outcome.failure is not None:
             report.unanswered += 1
+            report.unanswered_reasons[outcome.failure if outcome else "never sent"] += 1
             continue
         report.statuses[outcome.status] += 1
         report.settled_cost += outcome.cost

@@ -25,6 +25,7 @@ def _check(report) -> None:
     # Money: the ledger holds exactly what the clients were told they paid.
     assert report.settled_cost > 0 and report.ledger_usage == report.settled_cost, table
     assert report.rss_growth_mb < 40, table
+    assert report.gateway_log_errors == [], table
     assert report.exit_code in (0, -15), table  # uvicorn re-raises SIGTERM after a clean shutdown
 
 
