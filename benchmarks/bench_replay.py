@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import replace
 import platform
 import time
 
 from rich.console import Console
 from rich.table import Table
 
-from policies.registry import available_policies
-from policies.simulator.replay import ORACLE, ReplayConfig, replay
+from policies.ope import CAMPAIGNS, BanditLog, evaluate, load_obd
+from policies.registry import available_policies, make_policy
+from policies.simulator.eventlog import events_frame
+from policies.simulator.replay import ORACLE, ReplayConfig, bind_world, replay
 from policies.simulator.report import summarise
 from policies.simulator.scenario import available_scenarios
 from policies.simulator.traces import load_trace, tile_trace
@@ -60,6 +63,45 @@ def bench_quality(limit: int | None, seed: int) -> list[dict]:
     return rows
 
 
+def learned_policies() -> list[str]:
+    """The registered bandits (policies that learn online from each outcome)."""
+    return [n for n in available_policies() if type(make_policy(n)).__module__.startswith("policies.bandits")]
+
+
+def bench_breaker_feedback(limit: int | None, seed: int) -> list[dict]:
+    """Outage of the best endpoint: learned policies as serving runs them, and with breaker feedback."""
+    trace = load_trace("azure-conv", limit=limit)
+    rows = []
+    for name in learned_policies():
+        for label, config in (("dispatch as built", ReplayConfig(seed=seed)),
+                              ("breaker feedback", ReplayConfig(seed=seed, breaker_feedback=True)),
+                              ("no breaker", ReplayConfig(seed=seed, breaker_failures=None))):
+            rows.append({"variant": label, **summarise(replay(trace, "outage-of-best", name, config))})
+    return rows
+
+
+def bench_ope(limit: int | None, seed: int) -> list[dict]:
+    """OPE checks: OBD random logs -> BTS click rate; simulated uniform logs -> two policies' utility."""
+    rows = []
+    for campaign in CAMPAIGNS:
+        obd = load_obd(campaign)
+        for estimate in evaluate(obd.log, obd.target, n_bootstrap=500, seed=seed):
+            rows.append({"data": f"Open Bandit Dataset {campaign}: random logs -> BTS", "truth": obd.on_policy_value,
+                         **vars(estimate)})
+    trace = load_trace("azure-conv", limit=min(limit or 5_000, 5_000))
+    steady = bind_world("steady", trace)
+    unlimited = replace(steady, endpoints=tuple(replace(e, capacity=None) for e in steady.endpoints))
+    for label, world in (("steady without capacity limits", unlimited), ("steady (capacity limits)", steady)):
+        logged = replay(trace, world, "uniform", ReplayConfig(seed=seed))
+        log = BanditLog.from_events(events_frame(logged, trace))
+        for target in ("cheapest", "openrouter"):
+            truth = replay(trace, world, target, ReplayConfig(seed=seed)).requests["utility"].mean()
+            for estimate in evaluate(log, make_policy(target), n_bootstrap=500, seed=seed):
+                rows.append({"data": f"simulated {label}: uniform logs -> {target}", "truth": truth,
+                             **vars(estimate)})
+    return rows
+
+
 def _speed_table(rows: list[dict]) -> Table:
     table = Table(title=f"Replay speed, azure-conv tiled, world steady (target >= {TARGET_REQUESTS_PER_S:,} req/s)")
     for column in ("policy", "requests", "wall s", "requests/s", "meets target", "load avg"):
@@ -82,7 +124,8 @@ def _quality_table(rows: list[dict], n: int) -> Table:
     return table
 
 
-def _markdown(speed: list[dict], quality: list[dict], args: argparse.Namespace) -> str:
+def _markdown(speed: list[dict], quality: list[dict], feedback: list[dict], ope: list[dict],
+              args: argparse.Namespace) -> str:
     lines = [
         "# Replay benchmark results",
         "",
@@ -115,6 +158,25 @@ def _markdown(speed: list[dict], quality: list[dict], args: argparse.Namespace) 
           f"{r['cost_per_1k_usd']:.3f} | {r['latency_s']['p50']:.2f} | {r['latency_s']['p95']:.2f} | "
           f"{r['ttft_s']['p95']:.2f} | {100 * r['failure_rate']:.2f} | {r['attempts_per_request']:.3f} |" for r in quality),
         "",
+        "## Outage of the best endpoint: the circuit breaker and learned policies",
+        "",
+        "Dispatch skips an endpoint whose breaker is open without telling the policy; `breaker feedback` feeds",
+        "the policy a failed observation for each skip (`ReplayConfig(breaker_feedback=True)`), `no breaker`",
+        "disables the breaker.",
+        "",
+        "| policy | variant | utility | regret | latency p95 s | attempts/req |",
+        "|---|---|---:|---:|---:|---:|",
+        *(f"| {r['policy']} | {r['variant']} | {r['utility_mean']:.3f} | {r['regret_mean']:.3f} | "
+          f"{r['latency_s']['p95']:.2f} | {r['attempts_per_request']:.3f} |" for r in feedback),
+        "",
+        "## Off-policy evaluation checks (95 % bootstrap intervals)",
+        "",
+        "| data | estimator | estimate | interval | truth | covers | ESS |",
+        "|---|---|---:|---:|---:|---|---:|",
+        *(f"| {r['data']} | {r['estimator']} | {r['value']:.5g} | [{r['ci_low']:.5g}, {r['ci_high']:.5g}] | "
+          f"{r['truth']:.5g} | {'yes' if r['ci_low'] <= r['truth'] <= r['ci_high'] else 'no'} | {r['ess']:.0f} |"
+          for r in ope),
+        "",
     ]
     return "\n".join(lines)
 
@@ -134,11 +196,28 @@ def main(argv: list[str] | None = None) -> None:
     speed = bench_speed(n_requests, args.seed, million=not args.quick)
     console.print(_speed_table(speed))
     quality = [] if args.speed_only else bench_quality(limit, args.seed)
+    feedback = [] if args.speed_only else bench_breaker_feedback(limit, args.seed)
+    ope = [] if args.speed_only else bench_ope(limit, args.seed)
     if quality:
         console.print(_quality_table(quality, quality[0]["requests"]))
+        table = Table(title="outage-of-best: learned policies with dispatch's breaker as built, with breaker feedback, without breaker")
+        for column in ("policy", "variant", "utility", "regret", "latency p95 s", "attempts/req"):
+            table.add_column(column, justify="left" if column in ("policy", "variant") else "right")
+        for row in feedback:
+            table.add_row(row["policy"], row["variant"], f"{row['utility_mean']:.3f}", f"{row['regret_mean']:.3f}",
+                          f"{row['latency_s']['p95']:.2f}", f"{row['attempts_per_request']:.3f}")
+        console.print(table)
+        table = Table(title="Off-policy evaluation checks (95 % bootstrap intervals)")
+        for column in ("data", "estimator", "estimate", "interval", "truth", "covers", "ESS"):
+            table.add_column(column, justify="left" if column in ("data", "estimator") else "right")
+        for row in ope:
+            table.add_row(row["data"], row["estimator"], f"{row['value']:.5g}", f"[{row['ci_low']:.5g}, {row['ci_high']:.5g}]",
+                          f"{row['truth']:.5g}", "yes" if row["ci_low"] <= row["truth"] <= row["ci_high"] else "no",
+                          f"{row['ess']:.0f}")
+        console.print(table)
     if args.results:
         with open(args.results, "w") as handle:
-            handle.write(_markdown(speed, quality, args))
+            handle.write(_markdown(speed, quality, feedback, ope, args))
         console.print(f"wrote {args.results}")
 
 
