@@ -85,7 +85,7 @@ def build_billing_router(get_billing: Callable[[], Billing]) -> APIRouter:
 
     @router.post("/credits")
     async def add_credits(request: Request, _: Principal = Depends(manager)) -> Response:
-        body = _parse(TopUpBody, await request.body())
+        body = _parse(TopUpBody, await _read_body(request))
         billing = get_billing()
         billing.add_credits(body.account, body.amount, note=body.note)
         return json_response({"data": {"account": body.account, **billing.credits(body.account)}})
@@ -96,7 +96,7 @@ def build_billing_router(get_billing: Callable[[], Billing]) -> APIRouter:
 
     @router.post("/keys")
     async def create_key(request: Request, _: Principal = Depends(manager)) -> Response:
-        body = _parse(CreateKeyBody, await request.body())
+        body = _parse(CreateKeyBody, await _read_body(request))
         secret, info = get_billing().create_key(
             name=body.name, account_id=body.account, limit=body.limit, limit_reset=body.limit_reset,
             expires_at=_timestamp(body.expires_at), include_byok_in_limit=body.include_byok_in_limit,
@@ -109,7 +109,7 @@ def build_billing_router(get_billing: Callable[[], Billing]) -> APIRouter:
 
     @router.patch("/keys/{key_id}")
     async def update_key(key_id: str, request: Request, _: Principal = Depends(manager)) -> Response:
-        body = _parse(UpdateKeyBody, await request.body())
+        body = _parse(UpdateKeyBody, await _read_body(request))
         changes = {field: getattr(body, field) for field in body.model_fields_set}
         if "expires_at" in changes:
             changes["expires_at"] = _timestamp(changes["expires_at"])
@@ -130,7 +130,7 @@ def build_billing_router(get_billing: Callable[[], Billing]) -> APIRouter:
 
     @router.post("/byok")
     async def register_byok(request: Request, principal: Principal = Depends(caller)) -> Response:
-        body = _parse(ByokBody, await request.body())
+        body = _parse(ByokBody, await _read_body(request))
         account_id = _account_for(principal, body.account)
         get_billing().set_byok_key(account_id, body.provider, body.key.get_secret_value())
         return json_response({"data": {"provider": body.provider, "account": account_id}}, status=201)
@@ -176,6 +176,26 @@ def _encode(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+MAX_BODY_BYTES = 64 * 1024  # billing bodies are a few hundred bytes; a provider key at most a few KB
+
+
+class PayloadTooLarge(InvalidRequest):
+    status = 413
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, refused with a 413 once it passes MAX_BODY_BYTES (any key may POST /byok)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"request body is larger than the {MAX_BODY_BYTES}-byte limit")
+    body = bytearray()
+    async for part in request.stream():
+        body += part
+        if len(body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"request body is larger than the {MAX_BODY_BYTES}-byte limit")
+    return bytes(body)
 
 
 def _parse(model: type[_Body], raw: bytes) -> Any:
