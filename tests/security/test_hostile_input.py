@@ -211,3 +211,12 @@ def test_declared_oversize_is_refused_before_the_body_is_read(gateway):
         sock.sendall(request)  # and keep the connection open: the server must not wait for the rest
         reply = sock.recv(65536)
     assert reply.startswith(b"HTTP/1.1 413")
+
+
+@pytest.mark.parametrize("path", ["/v1/byok", "/v1/keys", "/v1/credits"])
+def test_billing_bodies_have_a_size_limit_too(gateway, path):
+    """Any key may POST /v1/byok: a 5 MB body must be refused, not buffered and stored."""
+    body = orjson.dumps({"provider": "alpha", "key": "k" * 5_000_000})
+    response = httpx.post(gateway.url + path, content=body, headers={**AUTH, "content-type": "application/json"},
+                          timeout=15)
+    assert response.status_code == 413 and response.json()["error"]["code"] == 413
