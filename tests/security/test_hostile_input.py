@@ -220,3 +220,27 @@ def test_billing_bodies_have_a_size_limit_too(gateway, path):
     response = httpx.post(gateway.url + path, content=body, headers={**AUTH, "content-type": "application/json"},
                           timeout=15)
     assert response.status_code == 413 and response.json()["error"]["code"] == 413
+
+
+@pytest.mark.parametrize("path", [
+    "/marketplace/api/models/sec/chat/history?minutes=-1",
+    "/marketplace/api/models/sec/chat/history?minutes=99999999999999999999",
+    "/marketplace/api/models/sec/chat/history?minutes=NaN",
+    "/marketplace/api/models/sec/chat/history?minutes=1e308",
+    "/marketplace/api/models/..%2F..%2Fetc%2Fpasswd",
+    "/marketplace/api/models/%00",
+    "/marketplace/api/models/" + "a/" * 2000,
+    "/marketplace/static/..%2F..%2Frouter%2Fsettings.py",
+    "/marketplace/static/../../pyproject.toml",
+    "/v1/models/%E6%A8%A1/%F0%9F%A6%99/endpoints",
+    "/v1/models/%ff%fe/x/endpoints",
+    "/v1/generation?id=%00%0d%0aSet-Cookie:x",
+    "/v1/generation?id=" + "g" * 20_000,
+    "/v1/keys?account=%00",
+    "/models/%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+])
+def test_hostile_paths_and_queries(gateway, path):
+    response = httpx.get(gateway.url + path, headers=AUTH, timeout=15)
+    assert response.status_code < 500, (path, response.status_code, response.text[:300])
+    assert "set-cookie" not in response.headers
+    assert b"[tool.pytest" not in response.content and b"master_key" not in response.content  # no file escaped
