@@ -14,7 +14,7 @@ import polars as pl
 from telemetry.events import EVENT_FIELDS
 from telemetry.store import EVENT_SCHEMA, EventStore
 
-from .replay import ReplayResult
+from .config import ReplayResult
 from .world import ERROR_CLASS_OF_CODE, OK, STATUS_OF_CODE
 
 __all__ = ["events_frame", "write_events"]

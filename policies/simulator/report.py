@@ -6,6 +6,7 @@ same trace and world into one JSON-ready dict (stating that the world is synthet
 """
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
@@ -77,11 +78,10 @@ def build_report(results: Sequence[ReplayResult], trace_name: str, seed: int | N
             "name": world.name, "description": world.description.strip(), "synthetic": world.synthetic,
             "note": SYNTHETIC_NOTE if world.synthetic else "", "sources": list(world.sources),
             "endpoints": list(world.endpoint_ids),
-            "outages": [vars(o) for o in world.outages], "price_changes": [vars(p) for p in world.price_changes],
-            "degradations": [vars(d) for d in world.degradations],
+            "outages": [asdict(o) for o in world.outages], "price_changes": [asdict(p) for p in world.price_changes],
+            "degradations": [asdict(d) for d in world.degradations],
         },
-        "objective_weights": vars(results[0].config.weights) if hasattr(results[0].config.weights, "__dict__")
-        else {f: getattr(results[0].config.weights, f) for f in results[0].config.weights.__slots__},
+        "objective_weights": asdict(results[0].config.weights),
         "policies": [summarise(r) for r in results],
     }
 

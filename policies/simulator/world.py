@@ -100,10 +100,11 @@ class World:
     sources: tuple[str, ...] = ()
     synthetic: bool = True
     start_ts: float = 0.0  # unix seconds of the trace start that scenario times are relative to
-    _index: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    _index: dict[str, int] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._index.update({e.endpoint_id: i for i, e in enumerate(self.endpoints)})
+        # Derived, so `dataclasses.replace(world, endpoints=...)` rebuilds it.
+        object.__setattr__(self, "_index", {e.endpoint_id: i for i, e in enumerate(self.endpoints)})
         known = set(self._index)
         for event in (*self.outages, *self.price_changes, *self.degradations):
             if event.endpoint_id not in known:

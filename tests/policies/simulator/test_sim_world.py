@@ -61,3 +61,12 @@ def test_bad_scenario_names_the_problem(tmp_path):
                     "prompt_price: 1, completion_price: 1}\n")
     with pytest.raises(ValidationError, match="groq-70b"):
         load_scenario(path)
+
+
+def test_replacing_endpoints_rebuilds_the_index():
+    from dataclasses import replace
+    world = load_scenario("rate-limited-cheap").bind(0.0, 100.0)
+    fewer = replace(world, endpoints=world.endpoints[3:])
+    assert fewer.index(world.endpoint_ids[3]) == 0 and world.index(world.endpoint_ids[3]) == 3
+    with pytest.raises(KeyError):
+        fewer.index(world.endpoint_ids[0])
