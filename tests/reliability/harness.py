@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import httpx
 
 from router.demo import Behaviour, DemoProviders
 
-__all__ = ["FAST", "GatewayProcess", "free_port", "control", "upstream_stats", "telemetry_events",
+__all__ = ["FAST", "GatewayProcess", "Listener", "free_port", "control", "upstream_stats", "telemetry_events",
            "catalog_for"]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -132,3 +133,35 @@ class GatewayProcess:
             self.process.wait(timeout=10)
         if not self._log.closed:
             self._log.close()
+
+
+class Listener:
+    """A loopback 'internal service' that counts every connection made to it."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.1)
+        self.connections = 0
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=2)
+        self.sock.close()

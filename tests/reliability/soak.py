@@ -32,7 +32,7 @@ NANO = Decimal("1e-9")
 CHAOS_MODES = ("normal", "hang", "drop", "invalid-json", "error-body", "broken-stream", "malformed-sse",
                "fail-429", "hang-mid-body", "fail-500")
 BEHAVIOURS = {
-    "steady": Behaviour(**{**FAST, "error_rate": 0.12, "rate_429": 0.06, "retry_after_s": 1.0}),
+    "steady": Behaviour(**{**FAST, "error_rate": 0.14, "rate_429": 0.06, "retry_after_s": 1.0}),
     "flaky": Behaviour(**{**FAST, "error_rate": 0.2, "rate_429": 0.05}),
     "chaos": Behaviour(**FAST),
 }

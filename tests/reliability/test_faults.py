@@ -13,8 +13,13 @@ import httpx
 import orjson
 import pytest
 
-from .conftest import AUTH
-from .harness import control, upstream_stats
+from router.app import create_app
+from router.catalog import parse_catalog
+from router.settings import Settings
+from tests.conftest import ServerThread
+
+from .conftest import AUTH, BEHAVIOURS, MASTER
+from .harness import Listener, catalog_for, control, free_port
 
 DEADLINE_S = 1.0
 MARGIN_S = 0.6  # scheduling slack on a shared 2-core machine, not the gateway's tolerance
@@ -139,3 +144,32 @@ def test_429_with_retry_after_falls_back_at_once(make_gateway, reset):
     status, body, wall, _ = call(gateway, provider={"order": ["alpha", "beta"]})
     assert status == 200 and body["provider"] == "beta"
     assert wall < MARGIN_S  # the gateway does not sit out the Retry-After itself
+
+
+def test_refused_and_reset_connections_fall_back_or_fail_fast(reset, tmp_path):
+    """Two upstreams that never answer HTTP at all: a closed port (connection refused) and one
+    that accepts and at once closes the socket (reset before any header)."""
+    slammer = Listener()  # accepts, then closes without a byte
+    catalog = catalog_for(reset, BEHAVIOURS, [])
+    catalog["providers"]["refused"] = {"base_url": f"http://127.0.0.1:{free_port()}/v1"}
+    catalog["providers"]["slammer"] = {"base_url": slammer.url + "/v1"}
+    catalog["models"] = [{"id": "rel/edge", "endpoints": [
+        {"provider": name, "prompt_price": 1e-7, "completion_price": 1e-7} for name in ("refused", "slammer", "alpha")]}]
+    settings = Settings(demo="off", data_dir=str(tmp_path), master_key=MASTER, telemetry=False,
+                        attempt_timeout_s=0.4, request_deadline_s=DEADLINE_S)
+    try:
+        with ServerThread(create_app(settings, catalog=parse_catalog(catalog))) as gateway:
+            for stream in (False, True):
+                status, body, wall, _ = call(gateway, stream=stream, model="rel/edge",
+                                             provider={"order": ["refused", "slammer", "alpha"]})
+                assert status == 200 and wall < MARGIN_S
+                served = body["provider"] if not stream else body[0]["provider"]
+                assert served == "alpha"
+                status, body, wall, _ = call(gateway, stream=stream, model="rel/edge",
+                                             provider={"only": ["refused", "slammer"]})
+                assert status == 502 and wall < MARGIN_S
+                classes = [a["error_class"] for a in assert_openai_error(body, 502)["metadata"]["attempts"]]
+                assert classes == ["connect", "connect"]
+        assert slammer.connections >= 2
+    finally:
+        slammer.close()

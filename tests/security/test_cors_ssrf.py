@@ -8,9 +8,6 @@ redirects, so a provider cannot bounce the gateway to an internal address either
 """
 from __future__ import annotations
 
-import socket
-import threading
-
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -23,7 +20,7 @@ from router.settings import Settings
 from tests.conftest import ServerThread
 
 from .conftest import AUTH, BEHAVIOURS, MASTER, MODELS, new_key
-from tests.reliability.harness import catalog_for
+from tests.reliability.harness import Listener, catalog_for
 
 EVIL = "https://evil.example"
 
@@ -53,38 +50,6 @@ def test_cors_allows_only_the_configured_origin(demo, tmp_path):
         assert preflight("https://app.example").headers["access-control-allow-origin"] == "https://app.example"
         assert "access-control-allow-origin" not in preflight(EVIL).headers
         assert "access-control-allow-origin" not in preflight("null").headers
-
-
-class Listener:
-    """A loopback 'internal service' that counts every connection made to it."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.1)
-        self.connections = 0
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def _accept(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            conn.close()
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.thread.join(timeout=2)
-        self.sock.close()
 
 
 @pytest.fixture
