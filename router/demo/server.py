@@ -69,6 +69,13 @@ def build_demo_app(behaviours: dict[str, Behaviour], seed: int = 0) -> Starlette
 
     async def openai_endpoint(request: Request) -> Response:
         try:
+            return await openai_reply(request)
+        except (TypeError, KeyError, AttributeError, ValueError, IndexError):
+            # A body of the right JSON shape but nonsense inside (fuzzed tools, say): a real provider's 400.
+            return _json({"error": {"message": "invalid request body", "type": "invalid_request_error"}}, 400)
+
+    async def openai_reply(request: Request) -> Response:
+        try:
             name, behaviour, mode = lookup(request)
         except KeyError:
             return _json({"error": {"message": "unknown demo provider", "type": "not_found"}}, 404)
@@ -83,6 +90,10 @@ def build_demo_app(behaviours: dict[str, Behaviour], seed: int = 0) -> Starlette
         ttft, tps = behaviour.timing(state.rng, state.profiles)
         prompt_tokens = count_prompt_tokens(body)
         if kind == "embeddings":
+            dimensions = body.get("dimensions")
+            if dimensions is not None and (type(dimensions) is not int or not 1 <= dimensions <= 4096):
+                return _json({"error": {"message": "'dimensions' must be an integer from 1 to 4096",
+                                        "type": "invalid_request_error"}}, 400)
             await asyncio.sleep(ttft)
             inputs = body.get("input")
             inputs = [inputs] if isinstance(inputs, str) else inputs
