@@ -44,10 +44,17 @@ def fuzz_spec(app) -> dict:
     for (method, path), model in BODIES.items():
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(schema.pop("$defs", {}))
-        if path in MODEL_IDS:  # mostly real model ids, so requests get past the catalog into dispatch
+        if path in MODEL_IDS:  # real model ids, so that requests get past the catalog into dispatch
             schema["properties"]["model"] = {"enum": MODEL_IDS[path]}
+            schema["properties"]["models"] = {"type": "array", "maxItems": 3, "items": {"enum": MODEL_IDS[path]}}
+            schema["required"] = sorted({*schema.get("required", ()), "model"})
         spec["paths"][path][method]["requestBody"] = {
             "required": True, "content": {"application/json": {"schema": schema}}}
+    # Rules the models enforce in validators, which JSON Schema cannot see: content parts carry a type.
+    content = components["Message"]["properties"]["content"]
+    for option in content["anyOf"]:
+        if option.get("type") == "array":
+            option["items"] = {"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}}}
     return spec
 
 
