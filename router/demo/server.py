@@ -101,9 +101,9 @@ def build_demo_app(behaviours: dict[str, Behaviour], seed: int = 0) -> Starlette
                     for i, text in enumerate(inputs)]
             return _json({"object": "list", "data": data, "model": body.get("model"),
                           "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}})
-        for name in ("max_tokens", "max_completion_tokens"):  # type errors are a 400, as OpenAI answers them
-            if body.get(name) is not None and (not isinstance(body[name], int) or isinstance(body[name], bool)):
-                return _json({"error": {"message": f"Invalid type for '{name}': expected an integer",
+        for field in ("max_tokens", "max_completion_tokens"):  # type errors are a 400, as OpenAI answers them
+            if body.get(field) is not None and (not isinstance(body[field], int) or isinstance(body[field], bool)):
+                return _json({"error": {"message": f"Invalid type for '{field}': expected an integer",
                                         "type": "invalid_request_error"}}, 400)
         n_tokens = min(body.get("max_completion_tokens") or body.get("max_tokens") or behaviour.output_tokens, 4096)
         words = reply_words(name, n_tokens)
