@@ -1,6 +1,10 @@
 """Fixtures for the fault suites: fast demo upstreams and a gateway factory with tight timeouts."""
 from __future__ import annotations
 
+import time
+
+import httpx
+import orjson
 import pytest
 
 from router.app import create_app
@@ -60,3 +64,28 @@ def make_gateway(reset, tmp_path):
     yield start
     for server in servers:
         server.__exit__(None, None, None)
+
+
+def call(gateway, stream: bool = False, **body) -> tuple[int, dict | list[dict], float, httpx.Headers]:
+    """One request; returns (status, JSON body or SSE data chunks, wall seconds, headers)."""
+    payload = {"model": "rel/chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5,
+               "explain": True, **body}
+    started = time.perf_counter()
+    if not stream:
+        response = httpx.post(gateway.url + "/v1/chat/completions", json=payload, headers=AUTH, timeout=30)
+        return response.status_code, response.json(), time.perf_counter() - started, response.headers
+    with httpx.stream("POST", gateway.url + "/v1/chat/completions", json={**payload, "stream": True},
+                      headers=AUTH, timeout=30) as response:
+        if response.status_code != 200:
+            return (response.status_code, orjson.loads(response.read()), time.perf_counter() - started,
+                    response.headers)
+        lines = [line for line in response.iter_lines() if line.startswith("data: ")]
+    wall = time.perf_counter() - started
+    assert lines[-1] == "data: [DONE]"  # every stream ends properly, even a failed one
+    return response.status_code, [orjson.loads(line[6:]) for line in lines[:-1]], wall, response.headers
+
+
+def assert_openai_error(body: dict, status: int) -> dict:
+    error = body["error"]
+    assert error["code"] == status and isinstance(error["message"], str) and error["type"]
+    return error

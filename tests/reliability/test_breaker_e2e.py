@@ -10,9 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from .conftest import AUTH
+from .conftest import AUTH, call
 from .harness import control, upstream_stats
-from .test_faults import call
 
 ORDER = {"order": ["alpha", "beta"], "only": ["alpha", "beta"]}
 

@@ -7,10 +7,6 @@ Settings here: attempt timeout 0.4 s, stream idle timeout 0.4 s, request deadlin
 """
 from __future__ import annotations
 
-import time
-
-import httpx
-import orjson
 import pytest
 
 from router.app import create_app
@@ -18,36 +14,11 @@ from router.catalog import parse_catalog
 from router.settings import Settings
 from tests.conftest import ServerThread
 
-from .conftest import AUTH, BEHAVIOURS, MASTER
+from .conftest import BEHAVIOURS, MASTER, assert_openai_error, call
 from .harness import Listener, catalog_for, control, free_port
 
 DEADLINE_S = 1.0
 MARGIN_S = 0.6  # scheduling slack on a shared 2-core machine, not the gateway's tolerance
-
-
-def call(gateway, stream: bool = False, **body) -> tuple[int, dict | list[dict], float, httpx.Headers]:
-    """One request; returns (status, JSON body or SSE data chunks, wall seconds, headers)."""
-    payload = {"model": "rel/chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5,
-               "explain": True, **body}
-    started = time.perf_counter()
-    if not stream:
-        response = httpx.post(gateway.url + "/v1/chat/completions", json=payload, headers=AUTH, timeout=30)
-        return response.status_code, response.json(), time.perf_counter() - started, response.headers
-    with httpx.stream("POST", gateway.url + "/v1/chat/completions", json={**payload, "stream": True},
-                      headers=AUTH, timeout=30) as response:
-        if response.status_code != 200:
-            return (response.status_code, orjson.loads(response.read()), time.perf_counter() - started,
-                    response.headers)
-        lines = [line for line in response.iter_lines() if line.startswith("data: ")]
-    wall = time.perf_counter() - started
-    assert lines[-1] == "data: [DONE]"  # every stream ends properly, even a failed one
-    return response.status_code, [orjson.loads(line[6:]) for line in lines[:-1]], wall, response.headers
-
-
-def assert_openai_error(body: dict, status: int) -> dict:
-    error = body["error"]
-    assert error["code"] == status and isinstance(error["message"], str) and error["type"]
-    return error
 
 
 NON_STREAM_FAULTS = {"fail-500": 502, "fail-429": 429, "hang": 504, "hang-mid-body": 504, "drop": 502,
