@@ -45,7 +45,7 @@ def main() -> int:
     for line in report.gateway_log_errors[:20]:
         print("gateway log:", line)
     lost = (report.unanswered + report.gateway_500s + report.missing_generations + report.mismatched_generations
-            + abs(report.counted_upstream_events - report.counted_upstream_requests)
+            + (not report.events_match_upstreams)
             + (report.ledger_usage != report.settled_cost))
     print("nothing lost" if lost == 0 else f"LOST OR MISCOUNTED: {lost}")
     return 0 if lost == 0 else 1

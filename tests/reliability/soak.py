@@ -67,6 +67,9 @@ class SoakReport:
     # The chaos provider's counter restarts at each mode change, so only the other two are compared.
     counted_upstream_requests: int = 0
     counted_upstream_events: int = 0
+    # Of those events, attempts that may never have reached the upstream: connect errors, and timeouts
+    # (on a starved machine a request can time out in the gateway before the upstream reads it).
+    counted_maybe_unreached: int = 0
     settled_cost: Decimal = Decimal(0)  # sum of usage.cost the clients were told
     ledger_usage: Decimal = Decimal(0)  # GET /v1/credits total_usage for the soak account
     rss_before: int = 0
@@ -81,6 +84,12 @@ class SoakReport:
     @property
     def fault_rate(self) -> float:
         return self.failed_attempts_seen / self.attempts_seen_by_clients if self.attempts_seen_by_clients else 0.0
+
+    @property
+    def events_match_upstreams(self) -> bool:
+        """Every request an upstream saw is an event; an event an upstream did not see failed to reach it."""
+        unseen = self.counted_upstream_events - self.counted_upstream_requests
+        return 0 <= unseen <= self.counted_maybe_unreached
 
     @property
     def rss_growth_mb(self) -> float:
@@ -101,7 +110,8 @@ class SoakReport:
                                          f"({100 * self.fault_rate:.1f} %)"),
             ("telemetry events (all)", str(self.events_in_duckdb)),
             ("events / requests seen by steady+flaky upstreams",
-             f"{self.counted_upstream_events} / {self.counted_upstream_requests}"),
+             f"{self.counted_upstream_events} / {self.counted_upstream_requests} "
+             f"({self.counted_maybe_unreached} connect/timeout)"),
             ("generations missing or miscounted in DuckDB", f"{self.missing_generations} / {self.mismatched_generations}"),
             ("settled cost vs ledger (USD)", f"{self.settled_cost} vs {self.ledger_usage}"),
             ("gateway RSS before -> after", f"{self.rss_before / 2**20:.0f} -> {self.rss_after / 2**20:.0f} MB "
@@ -259,7 +269,9 @@ def run_soak(data_dir: Path, n_requests: int = 1000, concurrency: int = 100, see
 
 def _tally(report: SoakReport, outcomes: list[_Outcome | None], events: list[dict[str, Any]]) -> None:
     report.events_in_duckdb = len(events)
-    report.counted_upstream_events = sum(e["provider"] in ("steady", "flaky") for e in events)
+    counted = [e for e in events if e["provider"] in ("steady", "flaky")]
+    report.counted_upstream_events = len(counted)
+    report.counted_maybe_unreached = sum(e["error_class"] in ("connect", "timeout") for e in counted)
     per_generation = Counter(e["generation_id"] for e in events)
     for outcome in outcomes:
         if outcome is None or outcome.failure is not None:
