@@ -47,7 +47,7 @@ class _EndpointWindow:
 
 
 class SimulatedStats:
-    def __init__(self, window_s: float = 300.0, refresh_every: int = 16, median_window: int = 128,
+    def __init__(self, window_s: float = 300.0, refresh_every: int = 32, median_window: int = 128,
                  max_outcomes: int = 512):
         self.window_s = window_s
         self.refresh_every = refresh_every
