@@ -15,6 +15,7 @@ cost is the policy call plus a little bookkeeping.
 """
 from __future__ import annotations
 
+import copy
 import heapq
 import math
 import time
@@ -48,10 +49,14 @@ def bind_world(world: World | Scenario | str, trace: pl.DataFrame) -> World:
     return scenario.bind(start, float(trace["timestamp"].max()) - start)
 
 
-def make_replay_policy(policy: str | Policy, seed: int) -> Policy | None:
-    """A fresh policy for one run: registry name (seeded when it takes a seed) or a clone; None for the oracle."""
+def make_replay_policy(policy: str | Policy, seed: int, keep_state: bool = False) -> Policy | None:
+    """The policy one run uses: registry name (seeded when it takes a seed) or a clone; None for the oracle.
+
+    `keep_state=True` replays a deep copy of a fitted policy instead (a clone would reset what it
+    learned); the caller's object is never trained in place either way.
+    """
     if isinstance(policy, Policy):
-        return policy.clone()
+        return copy.deepcopy(policy) if keep_state else policy.clone()
     if policy == ORACLE:
         return None
     fresh = make_policy(policy)
@@ -61,10 +66,15 @@ def make_replay_policy(policy: str | Policy, seed: int) -> Policy | None:
 
 
 def replay(trace: pl.DataFrame, world: World | Scenario | str, policy: str | Policy,
-           config: ReplayConfig = ReplayConfig(), progress: Callable[[int], None] | None = None) -> ReplayResult:
-    """Route every request of `trace` with a fresh copy of `policy` (or the oracle) in `world`."""
+           config: ReplayConfig = ReplayConfig(), progress: Callable[[int], None] | None = None, *,
+           keep_state: bool = False) -> ReplayResult:
+    """Route every request of `trace` with a fresh copy of `policy` (or the oracle) in `world`.
+
+    `progress(n)` is called after each batch of n requests; `keep_state` replays a fitted policy
+    object as it is (see `make_replay_policy`).
+    """
     world = bind_world(world, trace)
-    learner = make_replay_policy(policy, config.seed)
+    learner = make_replay_policy(policy, config.seed, keep_state)
     name = ORACLE if learner is None else learner.name
     version = "ground-truth" if learner is None else str(getattr(learner, "version", "0"))
     started = time.perf_counter()

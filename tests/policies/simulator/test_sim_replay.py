@@ -41,6 +41,9 @@ def test_runs_reuse_the_world_draws_and_never_share_policy_state(trace):
     one = replay(trace, "steady", trained, ReplayConfig(seed=1))
     two = replay(trace, "steady", trained, ReplayConfig(seed=1))
     assert one.requests.equals(two.requests)  # the passed object was cloned, not trained in place
+    kept = replay(trace, "steady", one.policy_object, ReplayConfig(seed=1), keep_state=True)
+    assert not kept.requests.equals(one.requests)  # a trained copy routes differently from a fresh one
+    assert trained.get_params() == one.policy_object.get_params()
     uniform = replay(trace, "steady", "uniform", ReplayConfig(seed=1))
     # Common random numbers: every policy faces the same oracle outcome for the same request
     # whenever no endpoint is loaded differently (the steady world has no hard limits).
