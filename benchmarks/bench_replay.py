@@ -74,8 +74,8 @@ def bench_breaker_feedback(limit: int | None, seed: int) -> list[dict]:
     trace = load_trace("azure-conv", limit=limit)
     rows = []
     for name in learned_policies():
-        for label, config in (("dispatch as built", ReplayConfig(seed=seed)),
-                              ("breaker feedback", ReplayConfig(seed=seed, breaker_feedback=True)),
+        for label, config in (("dispatch as built (breaker feedback)", ReplayConfig(seed=seed)),
+                              ("no breaker feedback", ReplayConfig(seed=seed, breaker_feedback=False)),
                               ("no breaker", ReplayConfig(seed=seed, breaker_failures=None))):
             rows.append({"variant": label, **summarise(replay(trace, "outage-of-best", name, config))})
     return rows
@@ -161,9 +161,9 @@ def _markdown(speed: list[dict], quality: list[dict], feedback: list[dict], ope:
         "",
         "## Outage of the best endpoint: the circuit breaker and learned policies",
         "",
-        "Dispatch skips an endpoint whose breaker is open without telling the policy; `breaker feedback` feeds",
-        "the policy a failed observation for each skip (`ReplayConfig(breaker_feedback=True)`), `no breaker`",
-        "disables the breaker.",
+        "Dispatch skips an endpoint whose breaker is open and feeds the policy a failed `circuit-open`",
+        "observation for each skip (the default); `no breaker feedback` replays the earlier behaviour",
+        "(`ReplayConfig(breaker_feedback=False)`), `no breaker` disables the breaker.",
         "",
         "| policy | variant | utility | regret | latency p95 s | attempts/req |",
         "|---|---|---:|---:|---:|---:|",

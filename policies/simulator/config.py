@@ -25,10 +25,10 @@ class ReplayConfig:
     # through. None disables it. The oracle is never subject to it.
     breaker_failures: int | None = 5
     breaker_cooldown_s: float = 30.0
-    # Dispatch does not tell the policy when a breaker skips an endpoint, so a learned policy never
-    # sees an outage once the breaker is open. True feeds it a failed "circuit-open" observation
-    # for each skipped endpoint (a proposed dispatch change, off by default to mirror serving).
-    breaker_feedback: bool = False
+    # Dispatch tells the policy when a breaker skips an endpoint (a failed "circuit-open"
+    # observation); without it a learned policy never sees an outage once the breaker is open.
+    # False replays the old behaviour, for comparison.
+    breaker_feedback: bool = True
     # Dispatch's timeouts (router/settings.py defaults): an attempt fails with "timeout" when its
     # last byte (first byte for streams) takes longer than this, or than what is left of the deadline.
     attempt_timeout_s: float = 60.0

@@ -99,17 +99,19 @@ def test_learned_policy_leaves_failed_endpoint_and_returns(trace, policy, config
     assert inside["success"].all()  # fallback saved every request the failed endpoint got
 
 
-def test_dispatch_breaker_spares_the_wait_but_hides_the_outage_from_the_policy(trace):
-    """Characterises serving as built: a skipped endpoint yields no observation (see ReplayConfig)."""
+def test_dispatch_breaker_feedback_tells_the_policy_about_the_outage(trace):
+    """Serving as built: a breaker-skipped endpoint is reported to the policy as a failure."""
     world, best, start, span = _outage_world(trace)
     gateway = replay(trace, world, "linucb", ReplayConfig(seed=3))
-    no_breaker = replay(trace, world, "linucb", ReplayConfig(seed=3, breaker_failures=None))
+    silent = replay(trace, world, "linucb", ReplayConfig(seed=3, breaker_feedback=False))
     before, during, _ = _first_choice_share(gateway.requests, best, start, span)
-    assert during > 0.8 * before  # the policy keeps choosing the dead endpoint first...
+    assert during < before / 2  # the policy hears of the skips and leaves the dead endpoint...
+    silent_before, silent_during, _ = _first_choice_share(silent.requests, best, start, span)
+    assert silent_during > 0.8 * silent_before  # ...which it keeps choosing first when it hears nothing
     in_outage = ((pl.col("timestamp") - start) > span / 3 + 30) & ((pl.col("timestamp") - start) < 2 * span / 3)
-    attempted = gateway.attempts.join(gateway.requests.filter(in_outage).select("request"), on="request")
-    assert (attempted["endpoint_id"] == best).mean() < 0.05  # ...but the open breaker skips it
-    assert gateway.requests["regret"].min() >= 0.0 and no_breaker.requests["regret"].min() >= 0.0
+    attempted = silent.attempts.join(silent.requests.filter(in_outage).select("request"), on="request")
+    assert (attempted["endpoint_id"] == best).mean() < 0.05  # the open breaker skips it either way
+    assert gateway.requests["regret"].min() >= 0.0 and silent.requests["regret"].min() >= 0.0
 
 
 def test_fallback_follows_sampled_order_like_dispatch(trace):
