@@ -59,6 +59,7 @@ class SoakReport:
     gateway_log_errors: list[str] = field(default_factory=list)  # ERROR lines and exceptions the gateway logged
     streams: int = 0
     streams_without_done: int = 0
+    streams_cut: int = 0  # 200 streams that ended with an error chunk (upstream failed after the first token)
     attempts_seen_by_clients: int = 0  # from switchyard_metadata / error metadata, circuit-open skipped
     failed_attempts_seen: int = 0
     mismatched_generations: int = 0  # generations whose DuckDB event count differs from the client's
@@ -101,11 +102,12 @@ class SoakReport:
         return [
             ("requests / concurrency", f"{self.n_requests} / {self.concurrency}"),
             ("wall time", f"{self.wall_s:.1f} s ({self.n_requests / self.wall_s:.0f} req/s)"),
-            ("answered 200", str(served)),
+            ("answered 200 (streams included)", str(served)),
             ("upstream-exhausted 429/502/503/504", str(upstream_exhausted)),
             ("gateway 500s", str(self.gateway_500s)),
             ("unanswered", f"{self.unanswered} {dict(self.unanswered_reasons) or ''}"),
             ("streams without [DONE]", f"{self.streams_without_done} of {self.streams}"),
+            ("streams ended by an error chunk after tokens", str(self.streams_cut)),
             ("failed upstream attempts", f"{self.failed_attempts_seen} of {self.attempts_seen_by_clients} "
                                          f"({100 * self.fault_rate:.1f} %)"),
             ("telemetry events (all)", str(self.events_in_duckdb)),
@@ -131,6 +133,7 @@ class _Outcome:
     stream: bool = False
     saw_done: bool = True
     failure: str | None = None  # the client-side exception when no answer came
+    cut_mid_stream: bool = False
 
 
 def _body(i: int, rng: random.Random) -> dict[str, Any]:
@@ -172,6 +175,8 @@ async def _one(client: httpx.AsyncClient, body: dict[str, Any]) -> _Outcome:
                 if "switchyard_metadata" in chunk:
                     outcome.attempts = _counted(chunk["switchyard_metadata"]["attempts"])
                     outcome.cost = Decimal(repr(chunk["usage"]["cost"])).quantize(NANO)
+                elif "error" in chunk and "choices" in chunk:
+                    outcome.cut_mid_stream = True  # the upstream failed after the first token
                 elif "error" in chunk and "choices" not in chunk:
                     outcome.status = chunk["error"]["code"]  # every endpoint failed before the first token
                     outcome.attempts = _counted(chunk["error"].get("metadata", {}).get("attempts", []))
@@ -283,6 +288,7 @@ def _tally(report: SoakReport, outcomes: list[_Outcome | None], events: list[dic
         if outcome.stream:
             report.streams += 1
             report.streams_without_done += not outcome.saw_done
+            report.streams_cut += outcome.cut_mid_stream
         if outcome.generation_id is None:
             continue
         held = per_generation.get(outcome.generation_id, 0)
