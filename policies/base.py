@@ -96,6 +96,9 @@ class Policy:
 
     name: ClassVar[str] = "base"
     version: str = "0"
+    # True for policies that learn only through `fit` (e.g. regression): serving and the simulator
+    # refit them from recorded outcomes on a schedule.
+    needs_refit: ClassVar[bool] = False
 
     def distribution(self, candidates: Sequence[Candidate], context: RoutingContext) -> dict[str, float]:
         raise NotImplementedError

@@ -53,6 +53,7 @@ class RegressionPolicy(ScoringPolicy):
     """
 
     name = "regression"
+    needs_refit = True
 
     def __init__(self, alpha: float = 1.0, temperature: float = 0.05, weights: Weights = DEFAULT_WEIGHTS,
                  health_window_s: float = 300.0, min_prob: float = 0.02):

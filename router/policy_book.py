@@ -57,13 +57,14 @@ class PolicyBook:
     def refit(self, events: pl.DataFrame, directory: str | Path | None = None, online_too: bool = False) -> list[str]:
         """Fit fresh copies on telemetry `events` and swap them in; returns the new versions.
 
-        Policies that learn online are refitted only with `online_too` (a warm start after a
-        restart); refitting them while they serve would throw away what they learned since.
+        Policies that learn only by `fit` (`needs_refit`) are refitted every time; those that learn
+        online only with `online_too` (a warm start after a restart): refitting them while they
+        serve would throw away what they learned since. Stateless policies are left alone.
         Each model's policy sees only that model's events; the default sees all of them.
         """
         versions = []
         for model_id, policy in self.all().items():
-            if policy.learns_online and not online_too:
+            if not (policy.needs_refit or (online_too and policy.learns_online)):
                 continue
             frame = events if model_id is None else events.filter(pl.col("served_model") == model_id)
             if frame.height == 0:

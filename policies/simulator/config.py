@@ -35,6 +35,11 @@ class ReplayConfig:
     request_deadline_s: float = 180.0
     expected_output_prior: int = 256  # what the policy is told about output length without max_tokens (dispatch's prior)
     weights: Weights = DEFAULT_WEIGHTS  # objective weights used to score outcomes, utility and regret
+    # Policies that learn only through `fit` (regression) are refitted from the outcomes seen so far
+    # every this many simulated seconds, on at most `refit_history` recent attempts, as serving's
+    # scheduled refit does (router/settings.py: policy_refit_s). None: never refit.
+    refit_every_s: float | None = 300.0
+    refit_history: int = 20_000
     chunk_size: int = 65_536  # requests whose world outcomes are drawn in one vectorised batch
 
 

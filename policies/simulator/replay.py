@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import heapq
+from collections import deque
 import math
 import time
 from typing import Callable, Sequence
@@ -93,7 +94,8 @@ def replay(trace: pl.DataFrame, world: World | Scenario | str, policy: str | Pol
     oracle = np.concatenate(run.oracle_chunks) if run.oracle_chunks else np.empty(0)
     requests = request_frame(run.requests, columns, utility, oracle, run.ids)
     attempts = attempt_frame(run.attempts, run.epoch_prices, run.ids)
-    return ReplayResult(name, version, world, config, requests, attempts, tuple(run.candidate_sets), wall, learner)
+    return ReplayResult(name, version, world, config, requests, attempts, tuple(run.candidate_sets), wall,
+                        run.policy)
 
 
 class _Run:
@@ -115,6 +117,10 @@ class _Run:
         self.finishing: list = []  # heap of (end time, seq, endpoint column, stats payload)
         self.feedback: list = []  # heap of (visible time, seq, Observation)
         self.seq = 0
+        # Fit-only policies collect outcomes here and are refitted on a schedule (see ReplayConfig).
+        refits = policy is not None and policy.needs_refit and config.refit_every_s is not None
+        self.history: deque | None = deque(maxlen=config.refit_history) if refits else None
+        self.next_refit: float | None = None
         self.candidate_sets: list[tuple[str, ...]] = []
         self._candidate_set_ids: dict[tuple[str, ...], int] = {}
         # One tuple per attempt / per request: a single append in the loop, columns at the end.
@@ -173,8 +179,10 @@ class _Run:
         streak, opened_at, trial = self.breaker_streak, self.breaker_opened_at, self.breaker_trial
         attempts_log, requests_log = self.attempts, self.requests
         # A policy that learns nothing needs no observations (saves building one per attempt).
-        learns = policy is not None and type(policy).update is not Policy.update
-        update = policy.update if learns else None
+        learns = policy is not None and policy.learns_online
+        history = self.history
+        update = policy.update if learns else (history.append if history is not None else None)
+        refit_every = config.refit_every_s
         distribution = policy.distribution if policy is not None else None
         heappush, heappop = heapq.heappush, heapq.heappop
         seq = self.seq
@@ -197,6 +205,14 @@ class _Run:
                             opened_at[j] = end
             while feedback and feedback[0][0] <= now:
                 update(heappop(feedback)[2])
+            if history is not None:
+                if self.next_refit is None:
+                    self.next_refit = now + refit_every
+                elif now >= self.next_refit:
+                    if history:
+                        policy = self.policy = policy.clone().fit(list(history))
+                        distribution = policy.distribution
+                    self.next_refit = now + refit_every
             busy_row = tuple(in_flight)
             in_flight_log.append(busy_row)
             epoch = epoch_of[r]

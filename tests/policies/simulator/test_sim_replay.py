@@ -190,3 +190,11 @@ def test_dispatch_timeouts_cap_attempts_and_keep_regret_exact(trace):
         # Streams only wait for the first byte: some streamed requests finish on the slow endpoint.
         served_slow = result.requests.filter(pl.col("served_endpoint") == slow)["request"]
         assert served_slow.len() > 0 and all(i % 2 == 0 for i in served_slow)
+
+
+def test_fit_only_policy_is_refitted_during_replay(trace):
+    """regression learns only by fit: replay refits it on a schedule, as serving's refit job does."""
+    refitted = replay(trace, "steady", "regression", ReplayConfig(seed=1, refit_every_s=120.0))
+    frozen = replay(trace, "steady", "regression", ReplayConfig(seed=1, refit_every_s=None))
+    assert refitted.policy_object is not frozen.policy_object and refitted.policy_object.needs_refit
+    assert refitted.requests["regret"].mean() < 0.7 * frozen.requests["regret"].mean()
