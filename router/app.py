@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None,
     async def lifespan(app: FastAPI):
         services = open_services(settings, catalog, transport)
         app.state.services = services
+        services.on_catalog_swap = lambda new: setattr(app.state, "catalog", new)
         app.state.settings = settings
         app.state.catalog = services.catalog
         app.state.live_stats = services.live_stats

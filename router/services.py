@@ -5,7 +5,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import httpx
 
@@ -18,6 +18,7 @@ from telemetry.writer import TelemetryWriter
 from .accounting import Accountant
 from .billing import Billing
 from .catalog import Catalog
+from .catalog_watch import CatalogWatcher
 from .demo import Behaviour, DemoProviders
 from .dispatch import Dispatcher
 from .policy_book import PolicyBook
@@ -91,6 +92,8 @@ class Services:
     jobs: TelemetryJobs | None = None
     refitter: "PolicyRefitter | None" = None
     demo: DemoProviders | None = None
+    watcher: CatalogWatcher | None = None
+    on_catalog_swap: Callable[[Catalog], None] | None = None  # the app keeps app.state.catalog current
 
     async def close(self) -> None:
         if self.jobs is not None:
@@ -125,21 +128,33 @@ def open_services(settings: Settings, catalog: Catalog, transport: httpx.AsyncBa
                           min_prob=settings.min_prob, seed=settings.seed)
     dispatcher = Dispatcher(client, catalog, settings, TelemetryRecorder(writer, metrics), live_stats, policies,
                             demo_mode=demo is not None, accountant=Accountant(billing))
+    services_ref: list[Services] = []
+
+    def swap_catalog(new: Catalog) -> None:
+        dispatcher.catalog = new
+        for services in services_ref:
+            services.catalog = new
+            if services.on_catalog_swap is not None:
+                services.on_catalog_swap(new)
+
+    demo_urls = {name: demo.base_url(name) for name in catalog.providers} if demo is not None else None
+    watcher = CatalogWatcher(settings.catalog_path, catalog, swap_catalog, demo_urls)
     scheduled = None
     refitter = None
     if writer is not None and jobs:
         refitter = PolicyRefitter(policies, writer, settings)
         refitter.run(online_too=True)  # warm start from what earlier runs recorded
-        prices = {e.endpoint_id: (e.prompt_price, e.completion_price, e.request_price)
-                  for e in catalog.endpoints.values()}
-        scheduled = TelemetryJobs(writer, live_stats, price_source=lambda: prices,
-                                  archive_dir=Path(settings.data_dir) / "archive").start()
+        scheduled = TelemetryJobs(writer, live_stats, price_source=watcher.prices,
+                                  archive_dir=Path(settings.data_dir) / "archive",
+                                  price_interval_s=settings.catalog_refresh_s).start()
         scheduled.refresh_prices()  # the catalog's prices are observed once at startup
         if settings.policy_refit_s > 0:
             scheduled.add_interval_job("policy-refit", refitter.run, settings.policy_refit_s)
-    return Services(settings=settings, catalog=catalog, client=client, billing=billing, live_stats=live_stats,
-                    metrics=metrics, dispatcher=dispatcher, telemetry=writer, jobs=scheduled, refitter=refitter,
-                    demo=demo)
+    services = Services(settings=settings, catalog=catalog, client=client, billing=billing, live_stats=live_stats,
+                        metrics=metrics, dispatcher=dispatcher, telemetry=writer, jobs=scheduled, refitter=refitter,
+                        demo=demo, watcher=watcher)
+    services_ref.append(services)
+    return services
 
 
 def describe(services: Services) -> dict[str, Any]:

@@ -15,6 +15,7 @@ class Settings:
     port: int = 8080
     catalog_path: str | None = None  # None = the embedded default catalog
     data_dir: str = "var"  # DuckDB telemetry, key/ledger store, fitted policies
+    catalog_refresh_s: float = 60.0  # re-read the catalog file (and record price changes) this often
     demo: str = "auto"  # "auto": local demo upstreams when no provider key is set; "on" | "off"
     demo_port: int = 0  # 0 = any free port
     demo_speed: float = 1.0  # >1 makes demo upstreams faster than the real measurements
