@@ -61,9 +61,15 @@ def _run_gateway(port: int, upstream_port: int, data_dir: str) -> None:
                 access_log=False)
 
 
-def _cpu_seconds(pid: int) -> float:
+def _cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def _cpu_seconds(pid: int) -> float:
+    return sum(_cpu_times(pid))
 
 
 def _wait(port: int) -> None:
@@ -117,10 +123,12 @@ def _measure(upstream_port: int, gateway_port: int, gateway_pid: int, n: int, co
         for concurrency in concurrencies:
             direct = asyncio.run(run_load("127.0.0.1", upstream_port, "/mock/v1/chat/completions",
                                           {**direct_body, "stream": stream}, concurrency, n))
-            cpu_before = _cpu_seconds(gateway_pid)
+            user_before, sys_before = _cpu_times(gateway_pid)
             routed = asyncio.run(run_load("127.0.0.1", gateway_port, "/v1/chat/completions",
                                           {**routed_body, "stream": stream}, concurrency, n, MASTER_KEY))
-            cpu = _cpu_seconds(gateway_pid) - cpu_before
+            user_after, sys_after = _cpu_times(gateway_pid)
+            cpu = (user_after - user_before) + (sys_after - sys_before)
+            kernel = sys_after - sys_before
             d = np.array(direct.ttfb_s if stream else direct.latencies_s)
             r = np.array(routed.ttfb_s if stream else routed.latencies_s)
             rows.append({
@@ -129,6 +137,7 @@ def _measure(upstream_port: int, gateway_port: int, gateway_pid: int, n: int, co
                 "added_p50_ms": 1e3 * (np.median(r) - np.median(d)),
                 "added_p99_ms": 1e3 * (np.percentile(r, 99) - np.percentile(d, 99)),
                 "gateway_rps": routed.rps, "cpu_ms_per_req": 1e3 * cpu / max(len(routed.latencies_s), 1),
+                "kernel_ms_per_req": 1e3 * kernel / max(len(routed.latencies_s), 1),
                 "errors": routed.errors + direct.errors})
     return rows
 
@@ -140,12 +149,13 @@ def _print(rows: list[dict]) -> None:
     table = Table(title=f"Gateway overhead vs direct upstream ({UPSTREAM_LATENCY_S * 1e3:.0f} ms mock, loopback, "
                         f"{os.cpu_count()} cores)")
     for column in ("mode", "conc.", "direct p50 ms", "gateway p50 ms", "added p50 ms", "added p99 ms",
-                   "gateway req/s", "gateway CPU ms/req", "errors"):
+                   "gateway req/s", "gateway CPU ms/req", "of which kernel", "errors"):
         table.add_column(column, justify="right")
     for row in rows:
         table.add_row(row["mode"], str(row["concurrency"]), f"{row['direct_p50_ms']:.1f}",
                       f"{row['gateway_p50_ms']:.1f}", f"{row['added_p50_ms']:.2f}", f"{row['added_p99_ms']:.1f}",
-                      f"{row['gateway_rps']:.0f}", f"{row['cpu_ms_per_req']:.2f}", str(row["errors"]))
+                      f"{row['gateway_rps']:.0f}", f"{row['cpu_ms_per_req']:.2f}", f"{row['kernel_ms_per_req']:.2f}",
+                      str(row["errors"]))
     Console(width=160).print(table)
 
 
