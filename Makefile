@@ -33,5 +33,8 @@ test: $(STAMP) chromium
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f --quick || exit 1; done
 
+soak: $(STAMP)
+	$(BIN)/python -m pytest -m soak tests/reliability $(ARGS)
+
 clean:
 	rm -rf $(VENV) var .pytest_cache

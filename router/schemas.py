@@ -22,7 +22,7 @@ ROUTING_FIELDS = frozenset({"model", "models", "provider", "route", "transforms"
 class MaxPrice(BaseModel):
     """USD per million tokens (prompt/completion), per request, per image — as OpenRouter."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     prompt: float | None = Field(default=None, ge=0)
     completion: float | None = Field(default=None, ge=0)
     request: float | None = Field(default=None, ge=0)
@@ -30,7 +30,7 @@ class MaxPrice(BaseModel):
 
 
 class ProviderPreferences(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     order: list[str] | None = None
     allow_fallbacks: bool = True
     require_parameters: bool = False
@@ -47,7 +47,7 @@ class ProviderPreferences(BaseModel):
 
 
 class Message(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[dict[str, Any]] | None = None
     name: str | None = None
@@ -65,7 +65,9 @@ class Message(BaseModel):
 
 
 class _RoutedRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # strict: the body is forwarded as sent, so "3" must not pass as max_tokens just because
+    # pydantic could coerce it (OpenAI answers such a request with a 400 too).
+    model_config = ConfigDict(extra="allow", strict=True)
     model: str | None = Field(default=None, min_length=1, max_length=256)
     models: list[str] | None = Field(default=None, max_length=32)
     provider: ProviderPreferences | None = None

@@ -105,3 +105,10 @@ def test_variant_suffix_and_ids_that_contain_it(gateway):
         c.chat.completions.create(model="test/llama:free", messages=HELLO, max_tokens=2)
     free = c.chat.completions.create(model="test/gratis:free", messages=HELLO, max_tokens=2)  # an id, not a variant
     assert free.model == "test/gratis:free" and free.usage.cost == 0
+
+
+@pytest.mark.parametrize("field, value", [("max_tokens", "3"), ("temperature", "0.5"), ("stream", "true"),
+                                          ("n", 1.0), ("seed", "7")])
+def test_fields_are_not_coerced_since_the_body_is_forwarded_as_sent(gateway, field, value):
+    body = {"model": "test/llama", "messages": HELLO, field: value}
+    _assert_shape(httpx.post(gateway.url + "/v1/chat/completions", json=body, headers=AUTH), 400, field)
