@@ -120,8 +120,8 @@ def open_services(settings: Settings, catalog: Catalog, transport: httpx.AsyncBa
     client = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(None, connect=10.0), follow_redirects=False,
                                limits=httpx.Limits(max_connections=2000, max_keepalive_connections=500))
     billing = Billing.open(settings.billing_path, master_key=settings.master_key)
-    writer = TelemetryWriter(settings.telemetry_path, max_queue=settings.telemetry_queue).start() \
-        if settings.telemetry else None
+    writer = TelemetryWriter(settings.telemetry_path, max_queue=settings.telemetry_queue,
+                             flush_interval_s=settings.telemetry_flush_s).start() if settings.telemetry else None
     metrics = Metrics(writer)
     live_stats = LiveStats(refresh_s=settings.stats_refresh_s)
     policies = PolicyBook(settings.policy, settings.policy_per_model, settings.policy_params,
