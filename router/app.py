@@ -23,7 +23,7 @@ from .dispatch import Dispatcher, Principal
 from .errors import GatewayError, error_response
 from .model_views import endpoints_view, model_view
 from .schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
-from .services import Services, demo_behaviours, describe, open_services
+from .services import demo_behaviours, describe, open_services
 from .settings import Settings
 from .streaming import open_relay
 

@@ -17,7 +17,7 @@ import orjson
 from .adapters import ADAPTERS, UpstreamError
 from .dispatch import Dispatcher, Plan, Route
 from .catalog import Endpoint
-from .errors import GatewayError, error_body
+from .errors import error_body
 from .tokens import estimate_text_tokens
 from .upstream import open_stream
 
