@@ -9,6 +9,7 @@ import httpx
 import orjson
 from fastapi import FastAPI
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -138,11 +139,9 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None,
         if not generation_id:
             raise GatewayError(400, "query parameter 'id' is required", param="id")
         writer = request.app.state.telemetry
-        detail = None
-        if writer is not None:
-            writer.flush(timeout=5.0)  # events of a request that just finished may still be queued
-            detail = generation_detail(writer, generation_id)
-        if detail is None or (not who.is_management and _owner(writer, generation_id) != who.key_id):
+        # Flushing and querying DuckDB can take a while: in a worker thread, never on the event loop.
+        detail = await run_in_threadpool(_generation_for, writer, generation_id, who)
+        if detail is None:
             raise GatewayError(404, f"generation {generation_id!r} not found")
         return _json({"data": detail})
 
@@ -175,9 +174,16 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None,
     return app
 
 
-def _owner(writer, generation_id: str) -> str | None:
-    frame = writer.read_frame("SELECT key_id FROM events WHERE generation_id = $id LIMIT 1", {"id": generation_id})
-    return frame["key_id"][0] if frame.height else None
+def _generation_for(writer, generation_id: str, who: BillingPrincipal) -> dict[str, Any] | None:
+    """Every attempt of one generation, if it exists and the caller may see it (owner or management)."""
+    if writer is None:
+        return None
+    writer.flush(timeout=5.0)  # events of a request that just finished may still be queued
+    detail = generation_detail(writer, generation_id)
+    if detail is None or who.is_management:
+        return detail
+    owner = writer.read_frame("SELECT key_id FROM events WHERE generation_id = $id LIMIT 1", {"id": generation_id})
+    return detail if owner.height and owner["key_id"][0] == who.key_id else None
 
 
 def _bind(handler, kind: str):
