@@ -11,6 +11,7 @@ key was lost:
 from __future__ import annotations
 
 import argparse
+from contextlib import closing
 import functools
 import json
 import os
@@ -98,14 +99,11 @@ def _keys_create(args: argparse.Namespace) -> int:
     if args.expires_at:
         moment = datetime.fromisoformat(args.expires_at)
         expires_at = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
-    billing = _open(args)
-    try:
+    with closing(_open(args)) as billing:
         secret, info = billing.create_key(
             name=args.name, account_id=args.account, limit=None if args.limit is None else parse_usd(args.limit),
             limit_reset=args.limit_reset, expires_at=expires_at, include_byok_in_limit=args.include_byok_in_limit,
             is_management=args.management)
-    finally:
-        billing.close()
     print(f"key_id {info['key_id']}  account {info['account']}")
     print(f"{secret}\n(shown once: store it now)")
     return 0
@@ -113,11 +111,8 @@ def _keys_create(args: argparse.Namespace) -> int:
 
 @_reporting_errors
 def _keys_list(args: argparse.Namespace) -> int:
-    billing = _open(args)
-    try:
+    with closing(_open(args)) as billing:
         keys = billing.list_keys(args.account)
-    finally:
-        billing.close()
     if args.json:
         json.dump(keys, sys.stdout, indent=2, default=str)
         print()
@@ -137,33 +132,24 @@ def _keys_list(args: argparse.Namespace) -> int:
 
 @_reporting_errors
 def _keys_revoke(args: argparse.Namespace) -> int:
-    billing = _open(args)
-    try:
+    with closing(_open(args)) as billing:
         billing.revoke_key(args.key_id)
-    finally:
-        billing.close()
     print(f"revoked {args.key_id}")
     return 0
 
 
 @_reporting_errors
 def _credits_add(args: argparse.Namespace) -> int:
-    billing = _open(args)
-    try:
+    with closing(_open(args)) as billing:
         balance = billing.add_credits(args.account, parse_usd(args.amount), note=args.note)
-    finally:
-        billing.close()
     print(f"{args.account}: balance {_text(balance)} USD")
     return 0
 
 
 @_reporting_errors
 def _credits_show(args: argparse.Namespace) -> int:
-    billing = _open(args)
-    try:
+    with closing(_open(args)) as billing:
         totals = billing.credits(args.account)
-    finally:
-        billing.close()
     print(" ".join(f"{name}={_text(value)}" for name, value in totals.items()))
     return 0
 
