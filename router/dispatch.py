@@ -101,10 +101,13 @@ class Plan:
 
 
 class Dispatcher:
-    def __init__(self, client: httpx.AsyncClient, catalog: Catalog, settings: Settings, recorder: Recorder | None,
+    def __init__(self, transport: httpx.AsyncBaseTransport, catalog: Catalog, settings: Settings, recorder: Recorder | None,
                  live_stats: LiveStats, policies: PolicyBook, demo_mode: bool = False,
                  clock: Callable[[], float] = time.time, accountant: Any = None):
-        self.client = client
+        # Requests go straight to the transport: httpx.AsyncClient's auth, redirect, cookie and URL
+        # merging layers cost ~0.2 ms per request and the gateway uses none of them.
+        self.transport = transport
+        self._timeouts = {"connect": settings.connect_timeout_s, "read": None, "write": None, "pool": None}
         self.catalog = catalog
         self.settings = settings
         self.recorder = recorder
@@ -193,7 +196,8 @@ class Dispatcher:
         adapter = ADAPTERS[endpoint.provider.api_style]
         payload = dict(plan.payload)
         payload["model"] = endpoint.upstream_model
-        request = adapter.build_request(self.client, endpoint.provider.base_url, key, plan.kind, payload, stream)
+        request = adapter.build_request(endpoint.provider.base_url, key, plan.kind, payload, stream)
+        request.extensions["timeout"] = self._timeouts
         return request, is_byok
 
     def attempt_timeout(self, plan: Plan, endpoint: Endpoint) -> float:
@@ -306,7 +310,7 @@ class Dispatcher:
                 timeout = self.attempt_timeout(plan, endpoint)
                 request, is_byok = self.build_request(plan, endpoint, stream=False)
                 adapter = ADAPTERS[endpoint.provider.api_style]
-                data, status = await send_json(self.client, adapter, request, plan.kind, timeout)
+                data, status = await send_json(self.transport, adapter, request, plan.kind, timeout)
             except UpstreamError as error:
                 self.finish(plan, route, endpoint, attempt, started, error=error, status=error.status, is_byok=is_byok)
                 attempt += 1

@@ -83,7 +83,7 @@ class TelemetryRecorder:
 class Services:
     settings: Settings
     catalog: Catalog
-    client: httpx.AsyncClient
+    transport: httpx.AsyncBaseTransport
     billing: Billing
     live_stats: LiveStats
     metrics: Metrics
@@ -98,7 +98,7 @@ class Services:
     async def close(self) -> None:
         if self.jobs is not None:
             self.jobs.shutdown(wait=True)
-        await self.client.aclose()
+        await self.transport.aclose()
         if self.telemetry is not None:
             self.telemetry.stop()  # flushes everything queued
         self.billing.close()
@@ -115,10 +115,9 @@ def open_services(settings: Settings, catalog: Catalog, transport: httpx.AsyncBa
                              seed=settings.seed or 0).start()
         catalog = catalog.with_base_urls({name: demo.base_url(name) for name in catalog.providers})
         log.info("demo mode: no provider key configured; demo upstreams on 127.0.0.1:%d", demo.port)
-    if transport is None and settings.http_transport == "lean":
-        transport = LeanTransport()
-    client = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(None, connect=10.0), follow_redirects=False,
-                               limits=httpx.Limits(max_connections=2000, max_keepalive_connections=500))
+    if transport is None:
+        transport = LeanTransport() if settings.http_transport == "lean" else httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=2000, max_keepalive_connections=500))
     billing = Billing.open(settings.billing_path, master_key=settings.master_key)
     writer = TelemetryWriter(settings.telemetry_path, max_queue=settings.telemetry_queue,
                              flush_interval_s=settings.telemetry_flush_s).start() if settings.telemetry else None
@@ -126,7 +125,7 @@ def open_services(settings: Settings, catalog: Catalog, transport: httpx.AsyncBa
     live_stats = LiveStats(refresh_s=settings.stats_refresh_s)
     policies = PolicyBook(settings.policy, settings.policy_per_model, settings.policy_params,
                           min_prob=settings.min_prob, seed=settings.seed)
-    dispatcher = Dispatcher(client, catalog, settings, TelemetryRecorder(writer, metrics), live_stats, policies,
+    dispatcher = Dispatcher(transport, catalog, settings, TelemetryRecorder(writer, metrics), live_stats, policies,
                             demo_mode=demo is not None, accountant=Accountant(billing))
     services_ref: list[Services] = []
 
@@ -150,7 +149,7 @@ def open_services(settings: Settings, catalog: Catalog, transport: httpx.AsyncBa
         scheduled.refresh_prices()  # the catalog's prices are observed once at startup
         if settings.policy_refit_s > 0:
             scheduled.add_interval_job("policy-refit", refitter.run, settings.policy_refit_s)
-    services = Services(settings=settings, catalog=catalog, client=client, billing=billing, live_stats=live_stats,
+    services = Services(settings=settings, catalog=catalog, transport=transport, billing=billing, live_stats=live_stats,
                         metrics=metrics, dispatcher=dispatcher, telemetry=writer, jobs=scheduled, refitter=refitter,
                         demo=demo, watcher=watcher)
     services_ref.append(services)

@@ -27,6 +27,7 @@ class Settings:
     policy_refit_s: float = 300.0  # how often learned policies are refitted from telemetry (0 = never)
     policy_history_s: float = 86_400.0  # how much telemetry a refit reads
     seed: int | None = None
+    connect_timeout_s: float = 10.0  # TCP (and TLS) connect to an upstream; a dead host fails over fast
     attempt_timeout_s: float = 60.0  # one upstream attempt, until the last byte (non-stream) or first byte (stream)
     stream_idle_timeout_s: float = 60.0  # longest silence between two chunks of a started stream
     request_deadline_s: float = 180.0  # all attempts of one request together
@@ -72,7 +73,8 @@ class Settings:
     def validate(self) -> None:
         if self.demo not in ("auto", "on", "off"):
             raise ValueError(f"demo: {self.demo!r} is not one of auto, on, off")
-        for name in ("attempt_timeout_s", "stream_idle_timeout_s", "request_deadline_s", "keepalive_s"):
+        for name in ("connect_timeout_s", "attempt_timeout_s", "stream_idle_timeout_s", "request_deadline_s",
+                     "keepalive_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}: must be > 0")
         if self.http_transport not in ("lean", "httpx"):

@@ -213,7 +213,7 @@ async def _open_next(dispatcher: Dispatcher, plan: Plan, pending: list[tuple[Rou
         try:
             timeout = dispatcher.attempt_timeout(plan, endpoint)
             request, is_byok = dispatcher.build_request(plan, endpoint, stream=True)
-            response, chunks = await open_stream(dispatcher.client, ADAPTERS[endpoint.provider.api_style], request,
+            response, chunks = await open_stream(dispatcher.transport, ADAPTERS[endpoint.provider.api_style], request,
                                                  timeout)
         except UpstreamError as error:
             dispatcher.finish(plan, route, endpoint, number, started, error=error, status=error.status,

@@ -1,4 +1,9 @@
-"""The one place that does upstream I/O: send what an adapter built, classify what went wrong."""
+"""The one place that does upstream I/O: send what an adapter built, classify what went wrong.
+
+Requests go to the httpx transport directly (`handle_async_request`), not through an
+`httpx.AsyncClient`: the gateway needs none of the client's auth, redirect or cookie layers, and they
+cost about a fifth of its CPU per request.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -42,24 +47,24 @@ def _scrub_credentials(message: str, request: httpx.Request) -> str:
     return message
 
 
-async def _raise_for_status(adapter: Adapter, response: httpx.Response) -> None:
+async def _raise_for_status(adapter: Adapter, request: httpx.Request, response: httpx.Response) -> None:
     if response.status_code < 400:
         return
     body = await response.aread()
     error_class, retryable = classify_status(response.status_code)
-    message = _scrub_credentials(adapter.error_message(response.status_code, body), response.request)
+    message = _scrub_credentials(adapter.error_message(response.status_code, body), request)
     raise UpstreamError(error_class, message, status=response.status_code, retryable=retryable,
                         retry_after_s=_retry_after(response))
 
 
-async def send_json(client: httpx.AsyncClient, adapter: Adapter, request: httpx.Request, kind: str,
+async def send_json(transport: httpx.AsyncBaseTransport, adapter: Adapter, request: httpx.Request, kind: str,
                     timeout_s: float) -> tuple[dict[str, Any], int]:
     """Send a non-streaming request; the whole exchange must finish within `timeout_s`."""
     try:
         async with asyncio.timeout(timeout_s):
-            response = await client.send(request)
+            response = await transport.handle_async_request(request)
             try:
-                await _raise_for_status(adapter, response)
+                await _raise_for_status(adapter, request, response)
                 body = await response.aread()
             finally:
                 await response.aclose()
@@ -80,14 +85,14 @@ async def send_json(client: httpx.AsyncClient, adapter: Adapter, request: httpx.
     return adapter.parse_response(data, kind), response.status_code
 
 
-async def open_stream(client: httpx.AsyncClient, adapter: Adapter, request: httpx.Request,
+async def open_stream(transport: httpx.AsyncBaseTransport, adapter: Adapter, request: httpx.Request,
                       timeout_s: float) -> tuple[httpx.Response, AsyncIterator[dict[str, Any]]]:
     """Send a streaming request and wait for its response headers (2xx) within `timeout_s`."""
     response: httpx.Response | None = None
     try:
         async with asyncio.timeout(timeout_s):
-            response = await client.send(request, stream=True)
-            await _raise_for_status(adapter, response)
+            response = await transport.handle_async_request(request)
+            await _raise_for_status(adapter, request, response)
     except BaseException as exc:
         if response is not None:
             await response.aclose()

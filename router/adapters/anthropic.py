@@ -19,8 +19,8 @@ _STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "len
 
 
 class AnthropicAdapter:
-    def build_request(self, client: httpx.AsyncClient, base_url: str, api_key: str | None, kind: str,
-                      payload: dict[str, Any], stream: bool) -> httpx.Request:
+    def build_request(self, base_url: str, api_key: str | None, kind: str, payload: dict[str, Any],
+                      stream: bool) -> httpx.Request:
         if kind != "chat":
             raise UpstreamError("user", f"the Anthropic API does not serve {kind} requests", status=400, retryable=True)
         headers = {"content-type": "application/json", "anthropic-version": ANTHROPIC_VERSION}
@@ -29,8 +29,7 @@ class AnthropicAdapter:
         body = to_anthropic(payload)
         if stream:
             body["stream"] = True
-        return client.build_request("POST", base_url.rstrip("/") + "/messages", content=orjson.dumps(body),
-                                    headers=headers)
+        return httpx.Request("POST", base_url.rstrip("/") + "/messages", content=orjson.dumps(body), headers=headers)
 
     def parse_response(self, data: dict[str, Any], kind: str) -> dict[str, Any]:
         if data.get("type") == "error" or "content" not in data:

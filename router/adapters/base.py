@@ -31,8 +31,8 @@ class UpstreamError(Exception):
 
 
 class Adapter(Protocol):
-    def build_request(self, client: httpx.AsyncClient, base_url: str, api_key: str | None, kind: str,
-                      payload: dict[str, Any], stream: bool) -> httpx.Request: ...
+    def build_request(self, base_url: str, api_key: str | None, kind: str, payload: dict[str, Any],
+                      stream: bool) -> httpx.Request: ...
 
     def parse_response(self, data: dict[str, Any], kind: str) -> dict[str, Any]: ...
 

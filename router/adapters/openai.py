@@ -14,16 +14,16 @@ _PATHS = {"chat": "/chat/completions", "completion": "/completions", "embedding"
 
 
 class OpenAIAdapter:
-    def build_request(self, client: httpx.AsyncClient, base_url: str, api_key: str | None, kind: str,
-                      payload: dict[str, Any], stream: bool) -> httpx.Request:
+    def build_request(self, base_url: str, api_key: str | None, kind: str, payload: dict[str, Any],
+                      stream: bool) -> httpx.Request:
         headers = {"content-type": "application/json", "accept": "text/event-stream" if stream else "application/json"}
         if api_key:
             headers["authorization"] = f"Bearer {api_key}"
         if stream:
             # Ask for usage in the last chunk so cost can be computed from real token counts.
             payload = {**payload, "stream": True, "stream_options": {"include_usage": True}}
-        return client.build_request("POST", base_url.rstrip("/") + _PATHS[kind], content=orjson.dumps(payload),
-                                    headers=headers)
+        return httpx.Request("POST", base_url.rstrip("/") + _PATHS[kind], content=orjson.dumps(payload),
+                             headers=headers)
 
     def parse_response(self, data: dict[str, Any], kind: str) -> dict[str, Any]:
         if "error" in data and not data.get("choices") and not data.get("data"):

@@ -37,10 +37,9 @@ def test_anthropic_request_translation():
                                          "usage": {"input_tokens": 11, "output_tokens": 7}})
 
     async def go():
-        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-            adapter = AnthropicAdapter()
-            request = adapter.build_request(client, "http://up/v1", "secret-key", "chat", CHAT, stream=False)
-            return await send_json(client, adapter, request, "chat", 5.0)
+        adapter = AnthropicAdapter()
+        request = adapter.build_request("http://up/v1", "secret-key", "chat", CHAT, stream=False)
+        return await send_json(httpx.MockTransport(handler), adapter, request, "chat", 5.0)
 
     data, status = run(go())
     body = seen["body"]
@@ -73,11 +72,10 @@ def test_anthropic_stream_translation():
 
     async def go():
         transport = httpx.MockTransport(lambda r: httpx.Response(200, content=body))
-        async with httpx.AsyncClient(transport=transport) as client:
-            adapter = AnthropicAdapter()
-            request = adapter.build_request(client, "http://up/v1", None, "chat", CHAT, stream=True)
-            response, chunks = await open_stream(client, adapter, request, 5.0)
-            return [c async for c in chunks]
+        adapter = AnthropicAdapter()
+        request = adapter.build_request("http://up/v1", None, "chat", CHAT, stream=True)
+        response, chunks = await open_stream(transport, adapter, request, 5.0)
+        return [c async for c in chunks]
 
     chunks = run(go())
     deltas = [c["choices"][0]["delta"] for c in chunks]
@@ -97,10 +95,9 @@ def test_anthropic_stream_translation():
 def test_upstream_errors_are_classified_and_redacted(status, body, error_class, retryable):
     async def go():
         transport = httpx.MockTransport(lambda r: httpx.Response(status, json=body, headers={"retry-after": "3"}))
-        async with httpx.AsyncClient(transport=transport) as client:
-            adapter = OpenAIAdapter()
-            request = adapter.build_request(client, "http://up/v1", "k", "chat", {"model": "m", "messages": []}, False)
-            await send_json(client, adapter, request, "chat", 5.0)
+        adapter = OpenAIAdapter()
+        request = adapter.build_request("http://up/v1", "k", "chat", {"model": "m", "messages": []}, False)
+        await send_json(transport, adapter, request, "chat", 5.0)
 
     with pytest.raises(UpstreamError) as info:
         run(go())
