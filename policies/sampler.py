@@ -6,7 +6,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["sample_order", "apply_floor", "normalise"]
+__all__ = ["sample_order", "apply_floor", "normalise", "floor_values", "first_choice", "fallback_order"]
 
 
 def normalise(weights: Mapping[str, float]) -> dict[str, float]:
@@ -61,3 +61,41 @@ def sample_order(
     scores = [log(pi) + g if pi > 0.0 else -math.inf for pi, g in zip(p, gumbel)]
     index = sorted(range(n), key=scores.__getitem__, reverse=True)  # stable: ties keep input order
     return [keys[i] for i in index], p[index[0]]
+
+
+# Fast path for callers that hold probabilities as a list aligned with their candidates and
+# pre-drawn Gumbels (the simulator): exactly `sample_order`'s arithmetic, without building dicts,
+# and the fallback order only when a fallback is actually needed.
+
+def floor_values(values: Sequence[float], min_prob: float) -> list[float]:
+    """`apply_floor` over a list (same arithmetic, so the same floats)."""
+    n = len(values)
+    if n == 0 or min_prob <= 0.0:
+        return [float(v) for v in values]
+    floor = min(min_prob, 1.0 / n)
+    scale = 1.0 - n * floor
+    return [scale * float(p) + floor for p in values]
+
+
+def first_choice(values: Sequence[float], gumbels: Sequence[float]) -> tuple[int, float, list[float]]:
+    """`sample_order`'s first pick: (index into `values`, its propensity, the Gumbel scores).
+
+    `gumbels` holds at least len(values) standard Gumbel draws (the ones `rng.gumbel(size=n)` would
+    have returned); `fallback_order(scores)` then gives the whole attempt order `sample_order` gives.
+    """
+    n = len(values)
+    weights = [v if v > 0.0 else 0.0 for v in map(float, values)]
+    total = sum(weights)
+    if total > 0.0 and math.isfinite(total):
+        p = [w / total for w in weights]
+    else:
+        p = [1.0 / n] * n
+    log = math.log
+    scores = [log(pi) + g if pi > 0.0 else -math.inf for pi, g in zip(p, gumbels)]
+    best = max(range(n), key=scores.__getitem__)  # the first of ties, as the stable sort below
+    return best, p[best], scores
+
+
+def fallback_order(scores: Sequence[float]) -> list[int]:
+    """Indices by descending score, ties in input order: `sample_order`'s attempt order."""
+    return sorted(range(len(scores)), key=scores.__getitem__, reverse=True)

@@ -16,8 +16,10 @@ cost is the policy call plus a little bookkeeping.
 from __future__ import annotations
 
 import copy
+import gc
 import heapq
 from collections import deque
+from contextlib import contextmanager
 import math
 import time
 from typing import Callable, Sequence
@@ -27,10 +29,10 @@ import polars as pl
 
 from ..base import Observation, Policy, RequestFeatures, RoutingContext
 from ..registry import make_policy
-from ..sampler import sample_order
+from ..sampler import fallback_order, first_choice
 from .config import ORACLE, ReplayConfig, ReplayResult
 from .frames import attempt_frame, request_frame
-from .gumbels import PreDrawnGumbels
+from .deciding import aligned_probabilities
 from .oracle import endpoint_outcomes, oracle_utility, outcome_utility
 from .scenario import Scenario, load_scenario
 from .stats import SimulatedStats
@@ -74,6 +76,29 @@ def replay(trace: pl.DataFrame, world: World | Scenario | str, policy: str | Pol
     `progress(n)` is called after each batch of n requests; `keep_state` replays a fitted policy
     object as it is (see `make_replay_policy`).
     """
+    with _no_cyclic_gc():
+        return _replay(trace, world, policy, config, progress, keep_state)
+
+
+@contextmanager
+def _no_cyclic_gc():
+    """Pause the cyclic garbage collector for the run (reference counting still frees everything).
+
+    The loop allocates millions of small acyclic tuples and records that it keeps; each of them
+    counts towards the collector's thresholds, which then rescan the ever-growing logs again and
+    again (about a quarter of the run time) to find no cycles.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _replay(trace: pl.DataFrame, world: World | Scenario | str, policy: str | Policy, config: ReplayConfig,
+            progress: Callable[[int], None] | None, keep_state: bool) -> ReplayResult:
     world = bind_world(world, trace)
     learner = make_replay_policy(policy, config.seed, keep_state)
     name = ORACLE if learner is None else learner.name
@@ -123,6 +148,7 @@ class _Run:
         self.next_refit: float | None = None
         self.candidate_sets: list[tuple[str, ...]] = []
         self._candidate_set_ids: dict[tuple[str, ...], int] = {}
+        self.candidate_set_columns: list[list[int]] = []  # world column of each candidate, per set
         # One tuple per attempt / per request: a single append in the loop, columns at the end.
         self.attempts: list[tuple] = []  # (request, attempt, endpoint, code, start, ttft, latency, speed, cost, propensity, candidate set, epoch)
         self.requests: list[tuple] = []  # (success, attempts, first, served, propensity, ttft, latency, speed, cost)
@@ -136,6 +162,7 @@ class _Run:
         if found is None:
             found = self._candidate_set_ids[key] = len(self.candidate_sets)
             self.candidate_sets.append(key)
+            self.candidate_set_columns.append([self.index[e] for e in key])
         return found
 
     def chunk(self, trace: pl.DataFrame, offset: int, world_rng: np.random.Generator,
@@ -147,8 +174,9 @@ class _Run:
         output_np = trace["output_tokens"].to_numpy()
         stream_np = trace["stream"].to_numpy()
         potential = world.sample(world_rng, timestamps, output_np)
-        # Flat lists: element access in the loop is a list index, not a numpy scalar.
-        gumbels = PreDrawnGumbels(sampler_rng.gumbel(size=(n, k)).ravel().tolist())
+        # Flat lists: element access in the loop is a list index, not a numpy scalar. Request r
+        # samples its order from Gumbels [r*k, r*k + n_candidates), whatever earlier ones used.
+        gumbels = sampler_rng.gumbel(size=(n, k)).ravel().tolist()
         codes, ttfts = potential.code.ravel().tolist(), potential.ttft_s.ravel().tolist()
         decodes = potential.decode_s.ravel().tolist()
         max_tokens = trace["max_tokens"].to_list()
@@ -170,6 +198,7 @@ class _Run:
         in_flight_log: list[tuple[int, ...]] = []
 
         ids, index, capacity, slope, limit = self.ids, self.index, self.capacity, self.slope, self.limit
+        set_columns = self.candidate_set_columns
         in_flight, stats, finishing, feedback = self.in_flight, self.stats, self.finishing, self.feedback
         delay, max_attempts = config.feedback_delay_s, config.max_attempts or k
         breakers = policy is not None and config.breaker_failures is not None
@@ -184,6 +213,7 @@ class _Run:
         update = policy.update if learns else (history.append if history is not None else None)
         refit_every = config.refit_every_s
         distribution = policy.distribution if policy is not None else None
+        aligned = aligned_probabilities(policy) if policy is not None else None
         heappush, heappop = heapq.heappush, heapq.heappop
         seq = self.seq
 
@@ -212,6 +242,7 @@ class _Run:
                     if history:
                         policy = self.policy = policy.clone().fit(list(history))
                         distribution = policy.distribution
+                        aligned = aligned_probabilities(policy)
                     self.next_refit = now + refit_every
             busy_row = tuple(in_flight)
             in_flight_log.append(busy_row)
@@ -226,14 +257,26 @@ class _Run:
                 candidate_set = self._candidate_set(candidates)
             features = RequestFeatures(prompts[r], max_tokens[r], expected[r], streams[r], tools[r], hours[r])
             context = RoutingContext(features, now, stats.snapshot(), None, dict(zip(ids, busy_row)))
+            # The decision as parallel lists: `values[i]` is the policy's probability of world column
+            # `columns[i]`; `order` holds positions in them, the first choice only until a fallback is needed.
             if distribution is None:
-                best = self._oracle_choice(potential, r, busy_row, prompt_np, output_np, stream_np, candidates)
-                probabilities = {ids[best]: 1.0}
-                order, propensity = [ids[best]], 1.0
+                values = [1.0]
+                columns = [self._oracle_choice(potential, r, busy_row, prompt_np, output_np, stream_np, candidates)]
+                first, propensity, scores = 0, 1.0, None
             else:
-                probabilities = distribution(candidates, context)
-                gumbels.position = r * k  # row r, whatever the previous request consumed
-                order, propensity = sample_order(probabilities, gumbels)
+                if aligned is not None:
+                    values = aligned(candidates, context)
+                    columns = set_columns[candidate_set]
+                else:
+                    probabilities = distribution(candidates, context)
+                    values = list(probabilities.values())
+                    columns = [index[e] for e in probabilities]
+                if not values:
+                    requests_log.append((False, 0, -1, -1, 1.0, 0.0, 0.0, 0.0, 0.0))
+                    continue
+                base = r * k
+                first, propensity, scores = first_choice(values, gumbels[base:base + len(values)])
+            order = [first]
             base = r * k
             prompt_prices, completion_prices = epoch_prices[epoch]
             prompt_tokens, output_tokens, stream = prompts[r], outputs[r], streams[r]
@@ -241,19 +284,25 @@ class _Run:
             elapsed = 0.0
             success = False
             attempt = 0
-            for endpoint_id in order:
+            # The rest of the order is sorted only once the first choice is skipped or fails.
+            fallbacks_pending = scores is not None and len(scores) > 1
+            for position in order:
+                # The first choice carries its propensity even when a breaker made it a later attempt.
+                attempt_propensity = propensity if position == first else values[position]
                 if attempt == max_attempts:
                     break
-                j = index[endpoint_id]
+                j = columns[position]
                 if breakers and opened_at[j] is not None:
                     # Dispatch's CircuitBreaker.allow: skip an open breaker, let one half-open trial through.
                     if now - opened_at[j] < breaker_cooldown or trial[j]:
                         if breaker_feedback and update is not None:
                             seq += 1
                             heappush(feedback, (now + delay, seq, Observation(
-                                endpoint_id, context, False, "circuit-open", None, 0.0, 0, None, 0.0,
-                                propensity if endpoint_id == order[0] else probabilities.get(endpoint_id, 0.0),
-                                now + delay)))
+                                ids[j], context, False, "circuit-open", None, 0.0, 0, None, 0.0,
+                                attempt_propensity, now + delay)))
+                        if fallbacks_pending:
+                            order.extend(p for p in fallback_order(scores) if p != first)  # iterated next
+                            fallbacks_pending = False
                         continue
                     trial[j] = True
                 # Dispatch's attempt_timeout: the attempt timeout, capped by what is left of the deadline.
@@ -266,8 +315,6 @@ class _Run:
                 load = 1.0 + slope[j] * max(busy - capacity[j], 0.0) / capacity[j]
                 ttft = ttfts[base + j] * load
                 start = now + elapsed
-                # The first choice carries its propensity even when a breaker made it a later attempt.
-                attempt_propensity = propensity if endpoint_id == order[0] else probabilities.get(endpoint_id, 0.0)
                 if code == OK:
                     decode = decodes[base + j] * load
                     latency = ttft + decode
@@ -287,6 +334,7 @@ class _Run:
                 in_flight[j] += 1
                 seq += 1
                 reported_speed = speed if speed > 0.0 else None
+                endpoint_id = ids[j]
                 heappush(finishing, (end, seq, j, (
                     endpoint_id, end, success, error_class not in _UPTIME_EXCLUDED, ttft if success else None,
                     latency if success else None, reported_speed)))
@@ -296,12 +344,15 @@ class _Run:
                         output_tokens if success else 0, reported_speed, cost, attempt_propensity, end + delay)))
                 attempt += 1
                 if success:
-                    requests_log.append((True, attempt, index[order[0]], j, propensity, elapsed + ttft,
+                    requests_log.append((True, attempt, columns[first], j, propensity, elapsed + ttft,
                                          elapsed + latency, speed, cost))
                     break
                 elapsed += latency
+                if fallbacks_pending:
+                    order.extend(p for p in fallback_order(scores) if p != first)
+                    fallbacks_pending = False
             if not success:
-                requests_log.append((False, attempt, index[order[0]], -1, propensity, elapsed, elapsed, 0.0, 0.0))
+                requests_log.append((False, attempt, columns[first], -1, propensity, elapsed, elapsed, 0.0, 0.0))
         self.seq = seq
         self._score_chunk(potential, np.array(in_flight_log, dtype=float).reshape(n, k), prompt_np, output_np,
                           stream_np, n)

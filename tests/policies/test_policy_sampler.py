@@ -5,7 +5,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from policies.sampler import apply_floor, normalise, sample_order
+from policies.sampler import apply_floor, fallback_order, first_choice, floor_values, normalise, sample_order
 
 
 def _numpy_reference(probabilities, rng):
@@ -59,3 +59,41 @@ def test_floor_and_normalise():
     assert apply_floor({"a": 1.0, "b": 0.0}, 0.9) == pytest.approx({"a": 0.5, "b": 0.5})  # floor capped at 1/n
     assert normalise({"a": 0.0, "b": 0.0}) == {"a": 0.5, "b": 0.5}
     assert normalise({"a": 1.0, "b": 3.0}) == {"a": 0.25, "b": 0.75}
+
+
+class _Recorded:
+    """A generator stand-in that hands `sample_order` the Gumbels it was built with."""
+
+    def __init__(self, values):
+        self.values = values
+
+    def gumbel(self, size):
+        return np.asarray(self.values[:size])
+
+
+def test_list_fast_path_gives_sample_orders_order_and_propensity():
+    shapes = np.random.default_rng(3)
+    for trial in range(500):
+        n = int(shapes.integers(1, 12))
+        values = shapes.dirichlet(np.ones(n))
+        values[shapes.random(n) < 0.3] = 0.0
+        if trial % 7 == 0:
+            values[:] = 0.0  # all-zero falls back to uniform in both
+        if trial % 11 == 0:
+            values[0] = values[-1]  # exact ties keep input order in both
+        if trial % 13 == 0:
+            values = np.round(values * 4) / 4  # more ties, including between non-zero entries
+        gumbels = shapes.gumbel(size=n + 3).tolist()  # extra draws must be ignored
+        keys = [f"e{i}" for i in range(n)]
+        expected_order, expected_propensity = sample_order(dict(zip(keys, values.tolist())), _Recorded(gumbels))
+        first, propensity, scores = first_choice(values.tolist(), gumbels)
+        assert keys[first] == expected_order[0]
+        assert propensity == expected_propensity  # the same floats, not merely close
+        assert [keys[i] for i in fallback_order(scores)] == expected_order
+
+
+def test_floor_values_is_apply_floor_over_a_list():
+    values = [0.7, 0.3, 0.0, 0.0]
+    for min_prob in (0.0, 0.01, 0.2, 0.5):
+        assert floor_values(values, min_prob) == list(apply_floor(dict(zip("abcd", values)), min_prob).values())
+    assert floor_values([], 0.1) == []
