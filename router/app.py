@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import httpx
 import orjson
@@ -35,8 +35,45 @@ _MAX_JSON_DEPTH = 254
 _KINDS = {"chat": ChatCompletionRequest, "completion": CompletionRequest, "embedding": EmbeddingRequest}
 
 
+def _internal_error() -> Response:
+    """A bug, not the caller's fault: OpenAI's error shape, and nothing of the exception's text."""
+    return error_response(GatewayError(500, "internal error in the gateway; it has been logged"))
+
+
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
+
+
+class GatewayApp(FastAPI):
+    """FastAPI, plus a direct lane for the completion routes.
+
+    A completion otherwise passes seven ASGI layers (error, telemetry and body-limit middleware,
+    exception wrapping, routing, dependency solving) that it does not use: ~0.15 ms of CPU per
+    request, a sixth of the gateway's. The lane calls the same handlers the routes are registered
+    with, and maps errors the way the exception handlers do. It steps aside when user middleware
+    (CORS) is configured, so that middleware still sees every request.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lanes: dict[str, Callable[[Request], Awaitable[Response]]] = {}
+
+    async def __call__(self, scope, receive, send) -> None:
+        handler = self.lanes.get(scope.get("path", "")) if scope["type"] == "http" else None
+        if handler is None or scope["method"] != "POST" or self.user_middleware:
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self
+        try:
+            response = await handler(Request(scope, receive))
+        except GatewayError as exc:
+            response = error_response(exc)
+        except BillingError as exc:
+            response = error_response(as_gateway_error(exc))
+        except Exception:
+            log.exception("unhandled error serving %s", scope["path"])
+            response = _internal_error()
+        await response(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, catalog: Catalog | None = None,
@@ -61,7 +98,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None,
         finally:
             await services.close()
 
-    app = FastAPI(title="Switchyard", version="0.1.0", lifespan=lifespan,
+    app = GatewayApp(title="Switchyard", version="0.1.0", lifespan=lifespan,
                   description="OpenAI-compatible LLM gateway with learned routing")
 
     @app.exception_handler(GatewayError)
@@ -71,6 +108,10 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None,
     @app.exception_handler(BillingError)
     async def _billing_error(request: Request, exc: BillingError) -> Response:
         return error_response(as_gateway_error(exc))
+
+    @app.exception_handler(Exception)  # Starlette logs the exception after sending this
+    async def _internal(request: Request, exc: Exception) -> Response:
+        return _internal_error()
 
     if settings.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
@@ -147,9 +188,10 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None,
 
     for prefix in ("/v1", "/api/v1"):
         schema = prefix == "/v1"
-        app.add_api_route(prefix + "/chat/completions", _bind(routed, "chat"), methods=["POST"], include_in_schema=schema)
-        app.add_api_route(prefix + "/completions", _bind(routed, "completion"), methods=["POST"], include_in_schema=schema)
-        app.add_api_route(prefix + "/embeddings", _bind(routed, "embedding"), methods=["POST"], include_in_schema=schema)
+        for path, kind in (("/chat/completions", "chat"), ("/completions", "completion"), ("/embeddings", "embedding")):
+            endpoint = _bind(routed, kind)
+            app.add_api_route(prefix + path, endpoint, methods=["POST"], include_in_schema=schema)
+            app.lanes[prefix + path] = endpoint
         app.add_api_route(prefix + "/models", _list_models, methods=["GET"], include_in_schema=schema)
         app.add_api_route(prefix + "/models/{author}/{slug}/endpoints", _model_endpoints, methods=["GET"],
                           include_in_schema=schema)

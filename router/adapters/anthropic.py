@@ -8,7 +8,7 @@ from typing import Any, AsyncIterator
 import httpx
 import orjson
 
-from .base import UpstreamError, error_message_from, iter_sse_data
+from .base import UpstreamError, error_message_from, iter_sse_data, upstream_url
 
 __all__ = ["AnthropicAdapter", "to_anthropic", "from_anthropic"]
 
@@ -29,7 +29,7 @@ class AnthropicAdapter:
         body = to_anthropic(payload)
         if stream:
             body["stream"] = True
-        return httpx.Request("POST", base_url.rstrip("/") + "/messages", content=orjson.dumps(body), headers=headers)
+        return httpx.Request("POST", upstream_url(base_url, "/messages"), content=orjson.dumps(body), headers=headers)
 
     def parse_response(self, data: dict[str, Any], kind: str) -> dict[str, Any]:
         if data.get("type") == "error" or "content" not in data:

@@ -6,7 +6,7 @@ from typing import Any, AsyncIterator
 import httpx
 import orjson
 
-from .base import UpstreamError, error_message_from, iter_sse_data
+from .base import UpstreamError, error_message_from, iter_sse_data, upstream_url
 
 __all__ = ["OpenAIAdapter"]
 
@@ -22,7 +22,7 @@ class OpenAIAdapter:
         if stream:
             # Ask for usage in the last chunk so cost can be computed from real token counts.
             payload = {**payload, "stream": True, "stream_options": {"include_usage": True}}
-        return httpx.Request("POST", base_url.rstrip("/") + _PATHS[kind], content=orjson.dumps(payload),
+        return httpx.Request("POST", upstream_url(base_url, _PATHS[kind]), content=orjson.dumps(payload),
                              headers=headers)
 
     def parse_response(self, data: dict[str, Any], kind: str) -> dict[str, Any]:

@@ -50,6 +50,11 @@ def test_cors_allows_only_the_configured_origin(demo, tmp_path):
         assert preflight("https://app.example").headers["access-control-allow-origin"] == "https://app.example"
         assert "access-control-allow-origin" not in preflight(EVIL).headers
         assert "access-control-allow-origin" not in preflight("null").headers
+        # The completion routes' direct lane steps aside when CORS is on, so real requests get the headers too.
+        actual = httpx.post(server.url + "/v1/chat/completions", headers={"origin": "https://app.example", **AUTH},
+                            json={"model": "sec/chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2})
+        assert actual.status_code == 200
+        assert actual.headers["access-control-allow-origin"] == "https://app.example"
 
 
 @pytest.fixture
