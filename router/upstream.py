@@ -110,7 +110,30 @@ async def open_stream(transport: httpx.AsyncBaseTransport, adapter: Adapter, req
 
 async def _lines(response: httpx.Response) -> AsyncIterator[str]:
     try:
-        async for line in response.aiter_lines():
+        async for line in sse_lines(response.aiter_bytes()):
             yield line
     except httpx.TransportError as exc:
         raise UpstreamError("mid-stream", f"upstream stream broke: {type(exc).__name__}") from None
+
+
+async def sse_lines(blocks: AsyncIterator[bytes]) -> AsyncIterator[str]:
+    """Lines of an event stream, split on CRLF, LF or CR as the SSE spec allows.
+
+    SSE is UTF-8 by definition, so this skips httpx's charset detection and its incremental text
+    and line decoders: two generator layers per token, ~10% of a streamed request's CPU.
+    """
+    pending = b""
+    async for block in blocks:
+        pending += block
+        if pending.endswith(b"\r"):  # maybe the first half of a CRLF: wait for the next block
+            head, pending = pending[:-1], b"\r"
+        else:
+            head, pending = pending, b""
+        if b"\r" in head:
+            head = head.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        *complete, rest = head.split(b"\n")
+        pending = rest + pending
+        for line in complete:
+            yield line.decode("utf-8", "replace")
+    if pending:  # an unterminated last line, or one ended by a lone CR
+        yield pending.removesuffix(b"\r").decode("utf-8", "replace")

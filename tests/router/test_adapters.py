@@ -6,9 +6,12 @@ import json
 
 import httpx
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from router.adapters import AnthropicAdapter, OpenAIAdapter, UpstreamError, redact
-from router.upstream import open_stream, send_json
+from router.upstream import open_stream, send_json, sse_lines
+
+_LINE_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # all that str.splitlines splits on
 
 CHAT = {"model": "claude-x", "messages": [
     {"role": "system", "content": "be brief"},
@@ -109,3 +112,21 @@ def test_upstream_errors_are_classified_and_redacted(status, body, error_class, 
 def test_redact_hides_key_shapes():
     assert "sk-live" not in redact("bad key sk-live_ABCDEFGH12345 given")
     assert "abcdef123456" not in redact("api_key=abcdef123456xyz")
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(st.text(alphabet=st.characters(blacklist_characters=_LINE_BREAKS, blacklist_categories=("Cs",)), max_size=12), max_size=8),
+       endings=st.lists(st.sampled_from(["\n", "\r\n", "\r"]), min_size=8, max_size=8),
+       cuts=st.lists(st.integers(min_value=0, max_value=200), max_size=5))
+def test_sse_lines_splits_on_every_line_ending_however_the_bytes_arrive(lines, endings, cuts):
+    raw = "".join(line + ending for line, ending in zip(lines, endings)).encode()
+    bounds = sorted({min(c, len(raw)) for c in cuts})
+    blocks = [raw[a:b] for a, b in zip([0, *bounds], [*bounds, len(raw)])]
+
+    async def go():
+        async def source():
+            for block in blocks:
+                yield block
+        return [line async for line in sse_lines(source())]
+
+    assert run(go()) == raw.decode().splitlines()  # str.splitlines reads "\r\n" as one ending, as SSE does
