@@ -48,13 +48,36 @@ class DiscountedUCB(OutcomeBandit):
         self.prior_failure = prior_failure
         self.min_prob = min_prob
 
-    def _probabilities(self, candidates: Sequence[Candidate], context: RoutingContext) -> np.ndarray:
-        attempts, ttft, latency, tps, failure = self._point_figures(candidates, context)
-        utilities = combine(weights_for(context.sort, self.weights), prices_of(candidates, context), ttft, latency,
-                            tps, failure)
-        log_total = math.log(max(float(attempts.sum()), math.e))
-        scale = float(np.abs(utilities).mean()) + 1e-12
-        with np.errstate(divide="ignore"):
-            bonus = self.exploration * scale * np.sqrt(log_total / attempts)
-        bonus[attempts < _UNSEEN] = np.inf
-        return greedy(utilities + bonus)
+    def _probabilities(self, candidates: Sequence[Candidate], context: RoutingContext) -> list[float]:
+        # Plain Python over the candidates' point summaries: for the ~10 candidates of a request
+        # this is several times faster than the same arithmetic as numpy calls (each costs ~1 us),
+        # and it is the same IEEE arithmetic, in the same order, as `_point_figures` + `combine`.
+        outcomes = self._outcomes()
+        now, half_life = context.now, self.half_life_s
+        features = context.features
+        prompt_tokens, output_tokens = features.prompt_tokens, features.expected_output_tokens
+        weights = weights_for(context.sort, self.weights)
+        summaries = outcomes.summaries
+        prior = (now, 0.0, outcomes.prior_failure, math.exp(outcomes.prior_log_ttft), math.exp(outcomes.prior_log_tps))
+        attempts, utilities = [], []
+        for candidate in candidates:
+            t_last, n, failure, ttft, tps = summaries.get(candidate.endpoint_id, prior)
+            if half_life is not None:
+                n *= 0.5 ** (max(now - t_last, 0.0) / half_life)
+            attempts.append(n)
+            utilities.append(combine(weights, candidate.expected_cost(prompt_tokens, output_tokens), ttft,
+                                     ttft + output_tokens / tps, tps, failure))
+        log_total = math.log(max(_sequential_sum(attempts), math.e))
+        scale = _sequential_sum([abs(u) for u in utilities]) / len(utilities) + 1e-12
+        bonus_scale = self.exploration * scale
+        scores = [u + bonus_scale * math.sqrt(log_total / n) if n >= _UNSEEN else math.inf
+                  for u, n in zip(utilities, attempts)]
+        return greedy(np.array(scores))
+
+
+def _sequential_sum(values: list[float]) -> float:
+    """Left-to-right float sum, as numpy sums fewer than eight values (keeps the numpy-era results)."""
+    total = 0.0
+    for value in values:
+        total += value
+    return total

@@ -6,14 +6,22 @@ is the probability that its posterior draw scores best under `objective.combine`
 `n_draws` joint draws, so the propensity logged is the distribution the choice is sampled from
 (exact up to Monte-Carlo error ~1/sqrt(n_draws)).
 
-Drawing from a Beta is slow (~50 µs for 640 draws), so each endpoint's `n_draws` posterior draws
-are made when its statistics change — in `update`, off the decision path — and cached in
-`draws_`; deciding only scores the cached draws for this request's prices and output length.
-With discounting, draws older than a quarter of the half-life are redrawn (the posterior widens
-as data ages). Endpoints never observed get prior draws on first sight.
+Drawing from a Beta is slow, so each endpoint's `n_draws` posterior draws are cached and redrawn
+only when its posterior has moved: after an update, when a posterior mean has shifted by more
+than `redraw_tolerance` posterior standard deviations since the draw (or the spread changed by
+that fraction); with discounting, also when the draws are older than a quarter of the half-life
+(the posterior widens as data ages). `redraw_tolerance=0` redraws after every update. One
+observation moves a well-known endpoint's posterior by ~1/sqrt(n) of its spread, so the default
+0.25 redraws the busiest endpoint about every 16 updates while a new or failing endpoint is
+redrawn on each. Endpoints never observed get prior draws on first sight.
+
+Deciding uses that `combine` is linear in price and latency: per draw, the part that does not
+depend on the request (`base_`) and the decode time per output token (`per_token_`) are kept,
+so a request's scores are base - latency weight * output tokens * per_token - usd * price.
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -22,11 +30,14 @@ from ..base import Candidate, Observation, RoutingContext
 from ..exploration import win_frequencies
 from ..objective import DEFAULT_WEIGHTS, Weights, combine, weights_for
 from ..registry import register
-from ._outcome_bandit import OutcomeBandit, prices_of
+from ._outcome_bandit import OutcomeBandit
 
 __all__ = ["ThompsonSampling"]
 
 _FAILURE, _TTFT, _TPS = range(3)
+# What a draw was made from (for the redraw test): log TTFT mean and sd, log speed mean and sd,
+# failure mean and sd, discounted attempts plus the prior weight.
+_LOG_TTFT, _LOG_TTFT_SD, _LOG_TPS, _LOG_TPS_SD, _FAIL_MEAN, _FAIL_SD, _N = range(7)
 
 
 @register
@@ -45,7 +56,7 @@ class ThompsonSampling(OutcomeBandit):
 
     def __init__(self, n_draws: int = 128, half_life_s: float | None = 300.0, weights: Weights = DEFAULT_WEIGHTS,
                  prior_ttft_s: float = 1.0, prior_tokens_per_s: float = 50.0, prior_failure: float = 0.1,
-                 min_prob: float = 0.01, seed: int | None = None):
+                 min_prob: float = 0.01, seed: int | None = None, redraw_tolerance: float = 0.25):
         self.n_draws = n_draws
         self.half_life_s = half_life_s
         self.weights = weights
@@ -54,39 +65,107 @@ class ThompsonSampling(OutcomeBandit):
         self.prior_failure = prior_failure
         self.min_prob = min_prob
         self.seed = seed
+        self.redraw_tolerance = redraw_tolerance
+
+    # --- learned state -------------------------------------------------------------------------
+    def _ensure_state(self) -> None:
+        if "rows_" in self.__dict__:
+            return
+        self.rows_: dict[str, int] = {}  # endpoint id -> row of the arrays below
+        self.draws_ = np.empty((0, 3, self.n_draws))  # failure_prob, ttft_s, tokens_per_s per draw
+        self.base_ = np.empty((0, self.n_draws))  # combine(weights, price 0, ttft, latency = ttft, ...)
+        self.per_token_ = np.empty((0, self.n_draws))  # decode seconds per output token = 1 / tokens_per_s
+        self.drawn_at_: list[float] = []
+        self.drawn_from_: list[tuple[float, ...]] = []
+        self.updated_: set[str] = set()  # endpoints observed since their last draw
 
     def _learn(self, observation: Observation) -> None:
         super()._learn(observation)
-        self._draw(observation.endpoint_id, observation.now or observation.context.now)
+        self._ensure_state()
+        self.updated_.add(observation.endpoint_id)
 
-    def _draw(self, endpoint_id: str, now: float) -> np.ndarray:
-        """Fresh posterior draws for one endpoint: rows failure_prob, ttft_s, tokens_per_s."""
-        if "draws_" not in self.__dict__:
-            self.draws_: dict[str, tuple[float, np.ndarray]] = {}
-        posterior = self._outcomes().arrays([endpoint_id], now)
-        rng = self.rng
-        draws = np.empty((3, self.n_draws))
-        draws[_FAILURE] = rng.beta(posterior.fail_alpha[0], posterior.fail_beta[0], size=self.n_draws)
-        noise = rng.standard_normal((2, self.n_draws))
-        draws[_TTFT] = np.exp(posterior.log_ttft_mean[0] + np.sqrt(posterior.log_ttft_var[0]) * noise[0])
-        draws[_TPS] = np.exp(posterior.log_tps_mean[0] + np.sqrt(posterior.log_tps_var[0]) * noise[1])
-        self.draws_[endpoint_id] = (now, draws)
-        return draws
+    def _rows(self, endpoint_ids: Sequence[str], now: float) -> list[int]:
+        """Rows of `endpoint_ids`, redrawing (in one vectorised call) those whose draws are out of date."""
+        self._ensure_state()
+        rows, updated, drawn_at = self.rows_, self.updated_, self.drawn_at_
+        max_age = None if self.half_life_s is None else 0.25 * self.half_life_s
+        stale = [e for e in endpoint_ids if e not in rows or (max_age is not None and now - drawn_at[rows[e]] > max_age)
+                 or (e in updated and self._moved(e))]
+        if stale:
+            self._draw(stale, now)
+        return [rows[e] for e in endpoint_ids]
 
-    def _cached_draws(self, endpoint_id: str, now: float) -> np.ndarray:
-        cached = self.__dict__.get("draws_", {}).get(endpoint_id)
-        if cached is None:
-            return self._draw(endpoint_id, now)
-        drawn_at, draws = cached
-        if self.half_life_s is not None and now - drawn_at > 0.25 * self.half_life_s:
-            return self._draw(endpoint_id, now)
-        return draws
+    def _moved(self, endpoint_id: str) -> bool:
+        """Whether the endpoint's posterior moved by more than the tolerance since its draws were made."""
+        tolerance = self.redraw_tolerance
+        if tolerance <= 0.0:
+            return True
+        _, n, failure, ttft, tps = self._outcomes().summaries[endpoint_id]
+        then = self.drawn_from_[self.rows_[endpoint_id]]
+        return (abs(math.log(ttft) - then[_LOG_TTFT]) > tolerance * then[_LOG_TTFT_SD]
+                or abs(math.log(tps) - then[_LOG_TPS]) > tolerance * then[_LOG_TPS_SD]
+                or abs(failure - then[_FAIL_MEAN]) > tolerance * then[_FAIL_SD]
+                or abs(math.sqrt(then[_N] / (n + self._outcomes().prior_weight)) - 1.0) > tolerance)
 
-    def _probabilities(self, candidates: Sequence[Candidate], context: RoutingContext) -> np.ndarray:
-        now = context.now
-        draws = np.stack([self._cached_draws(c.endpoint_id, now) for c in candidates], axis=1)  # (3, n, S)
-        ttft, tps = draws[_TTFT], draws[_TPS]
-        latency = ttft + context.features.expected_output_tokens / tps
-        prices = prices_of(candidates, context)[:, None]
-        scores = combine(weights_for(context.sort, self.weights), prices, ttft, latency, tps, draws[_FAILURE])
-        return win_frequencies(scores.T)
+    def _draw(self, endpoint_ids: list[str], now: float) -> None:
+        """Fresh posterior draws for `endpoint_ids` as of `now`."""
+        rows = self.rows_
+        for endpoint_id in endpoint_ids:
+            if endpoint_id not in rows:
+                rows[endpoint_id] = len(rows)
+                self.drawn_at_.append(now)
+                self.drawn_from_.append(())
+        if len(rows) > len(self.base_):
+            grow = len(rows) - len(self.base_)
+            self.draws_ = np.concatenate([self.draws_, np.empty((grow, 3, self.n_draws))])
+            self.base_ = np.concatenate([self.base_, np.empty((grow, self.n_draws))])
+            self.per_token_ = np.concatenate([self.per_token_, np.empty((grow, self.n_draws))])
+        outcomes = self._outcomes()
+        posterior = outcomes.arrays(endpoint_ids, now)
+        rng, shape = self.rng, (len(endpoint_ids), self.n_draws)
+        failure = rng.beta(posterior.fail_alpha[:, None], posterior.fail_beta[:, None], size=shape)
+        noise = rng.standard_normal((2, *shape))
+        ttft_sd, tps_sd = np.sqrt(posterior.log_ttft_var), np.sqrt(posterior.log_tps_var)
+        ttft = np.exp(posterior.log_ttft_mean[:, None] + ttft_sd[:, None] * noise[0])
+        tps = np.exp(posterior.log_tps_mean[:, None] + tps_sd[:, None] * noise[1])
+        index = [rows[e] for e in endpoint_ids]
+        self.draws_[index] = np.stack([failure, ttft, tps], axis=1)
+        self.base_[index] = combine(self.weights, 0.0, ttft, ttft, tps, failure)
+        self.per_token_[index] = 1.0 / tps
+        alpha, beta = posterior.fail_alpha, posterior.fail_beta
+        fail_mean = alpha / (alpha + beta)
+        fail_sd = np.sqrt(fail_mean * (1.0 - fail_mean) / (alpha + beta + 1.0))
+        # The redraw test compares against the estimator's undecayed point summaries, so keep those.
+        for i, endpoint_id in enumerate(endpoint_ids):
+            row = index[i]
+            self.drawn_at_[row] = now
+            summary = outcomes.summaries.get(endpoint_id)
+            if summary is None:
+                log_ttft, log_tps, failure_mean, n = (outcomes.prior_log_ttft, outcomes.prior_log_tps,
+                                                      outcomes.prior_failure, 0.0)
+            else:
+                log_ttft, log_tps, failure_mean, n = math.log(summary[3]), math.log(summary[4]), summary[2], summary[1]
+            self.drawn_from_[row] = (log_ttft, float(ttft_sd[i]), log_tps, float(tps_sd[i]), failure_mean,
+                                     float(fail_sd[i]), n + outcomes.prior_weight)
+            self.updated_.discard(endpoint_id)
+
+    # --- deciding ------------------------------------------------------------------------------
+    def _probabilities(self, candidates: Sequence[Candidate], context: RoutingContext) -> list[float]:
+        rows = self._rows([c.endpoint_id for c in candidates], context.now)
+        features = context.features
+        prompt_tokens, output_tokens = features.prompt_tokens, features.expected_output_tokens
+        weights = weights_for(context.sort, self.weights)
+        prices = np.array([c.expected_cost(prompt_tokens, output_tokens) for c in candidates])
+        if weights is not self.weights:  # another trade-off (an explicit sort): score the raw draws
+            draws = self.draws_[rows]
+            ttft, tps = draws[:, _TTFT], draws[:, _TPS]
+            scores = combine(weights, prices[:, None], ttft, ttft + output_tokens / tps, tps, draws[:, _FAILURE])
+            return win_frequencies(scores.T).tolist()
+        n = len(rows)
+        in_order = rows == list(range(n))  # usual case: the candidates are the first rows, as a view
+        base = self.base_[:n] if in_order else self.base_[rows]
+        scores = base - (weights.usd * prices)[:, None]
+        if weights.latency_s:
+            per_token = self.per_token_[:n] if in_order else self.per_token_[rows]
+            scores -= (weights.latency_s * output_tokens) * per_token
+        return win_frequencies(scores.T).tolist()
