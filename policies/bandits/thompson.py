@@ -35,9 +35,6 @@ from ._outcome_bandit import OutcomeBandit
 __all__ = ["ThompsonSampling"]
 
 _FAILURE, _TTFT, _TPS = range(3)
-# What a draw was made from (for the redraw test): log TTFT mean and sd, log speed mean and sd,
-# failure mean and sd, discounted attempts plus the prior weight.
-_LOG_TTFT, _LOG_TTFT_SD, _LOG_TPS, _LOG_TPS_SD, _FAIL_MEAN, _FAIL_SD, _N = range(7)
 
 
 @register
@@ -76,7 +73,10 @@ class ThompsonSampling(OutcomeBandit):
         self.base_ = np.empty((0, self.n_draws))  # combine(weights, price 0, ttft, latency = ttft, ...)
         self.per_token_ = np.empty((0, self.n_draws))  # decode seconds per output token = 1 / tokens_per_s
         self.drawn_at_: list[float] = []
-        self.drawn_from_: list[tuple[float, ...]] = []
+        self.endpoint_of_row_: list[str] = []
+        # Per row, the estimator's point summaries (ttft, tokens/s, failure, attempts) stay within
+        # these bounds until the posterior has moved by `redraw_tolerance` of its spread.
+        self.band_: list[tuple[float, ...]] = []
         self.updated_: set[str] = set()  # endpoints observed since their last draw
 
     def _learn(self, observation: Observation) -> None:
@@ -87,25 +87,26 @@ class ThompsonSampling(OutcomeBandit):
     def _rows(self, endpoint_ids: Sequence[str], now: float) -> list[int]:
         """Rows of `endpoint_ids`, redrawing (in one vectorised call) those whose draws are out of date."""
         self._ensure_state()
-        rows, updated, drawn_at = self.rows_, self.updated_, self.drawn_at_
+        rows, updated = self.rows_, self.updated_
+        found = [rows.get(e) for e in endpoint_ids]
+        # In candidate order, so that the generator is consumed in the same order in every process.
+        stale = [e for e, row in zip(endpoint_ids, found) if row is None or (e in updated and self._moved(row))]
         max_age = None if self.half_life_s is None else 0.25 * self.half_life_s
-        stale = [e for e in endpoint_ids if e not in rows or (max_age is not None and now - drawn_at[rows[e]] > max_age)
-                 or (e in updated and self._moved(e))]
-        if stale:
-            self._draw(stale, now)
+        if max_age is not None and self.drawn_at_ and now - min(self.drawn_at_) > max_age:
+            drawn_at = self.drawn_at_
+            stale += [e for e, row in zip(endpoint_ids, found)
+                      if row is not None and now - drawn_at[row] > max_age and e not in stale]
+        if not stale:
+            return found
+        self._draw(stale, now)
         return [rows[e] for e in endpoint_ids]
 
-    def _moved(self, endpoint_id: str) -> bool:
-        """Whether the endpoint's posterior moved by more than the tolerance since its draws were made."""
-        tolerance = self.redraw_tolerance
-        if tolerance <= 0.0:
-            return True
-        _, n, failure, ttft, tps = self._outcomes().summaries[endpoint_id]
-        then = self.drawn_from_[self.rows_[endpoint_id]]
-        return (abs(math.log(ttft) - then[_LOG_TTFT]) > tolerance * then[_LOG_TTFT_SD]
-                or abs(math.log(tps) - then[_LOG_TPS]) > tolerance * then[_LOG_TPS_SD]
-                or abs(failure - then[_FAIL_MEAN]) > tolerance * then[_FAIL_SD]
-                or abs(math.sqrt(then[_N] / (n + self._outcomes().prior_weight)) - 1.0) > tolerance)
+    def _moved(self, row: int) -> bool:
+        """Whether an endpoint's posterior left the band its draws were made for (see `_draw`)."""
+        _, n, failure, ttft, tps = self._outcomes().summaries[self.endpoint_of_row_[row]]
+        ttft_low, ttft_high, tps_low, tps_high, failure_low, failure_high, n_low, n_high = self.band_[row]
+        return not (ttft_low <= ttft <= ttft_high and tps_low <= tps <= tps_high
+                    and failure_low <= failure <= failure_high and n_low <= n <= n_high)
 
     def _draw(self, endpoint_ids: list[str], now: float) -> None:
         """Fresh posterior draws for `endpoint_ids` as of `now`."""
@@ -114,7 +115,8 @@ class ThompsonSampling(OutcomeBandit):
             if endpoint_id not in rows:
                 rows[endpoint_id] = len(rows)
                 self.drawn_at_.append(now)
-                self.drawn_from_.append(())
+                self.endpoint_of_row_.append(endpoint_id)
+                self.band_.append(())
         if len(rows) > len(self.base_):
             grow = len(rows) - len(self.base_)
             self.draws_ = np.concatenate([self.draws_, np.empty((grow, 3, self.n_draws))])
@@ -135,19 +137,26 @@ class ThompsonSampling(OutcomeBandit):
         alpha, beta = posterior.fail_alpha, posterior.fail_beta
         fail_mean = alpha / (alpha + beta)
         fail_sd = np.sqrt(fail_mean * (1.0 - fail_mean) / (alpha + beta + 1.0))
-        # The redraw test compares against the estimator's undecayed point summaries, so keep those.
+        # The redraw test reads the estimator's undecayed point summaries, so the band is centred
+        # on those: log-scale means move by tolerance * sd, the attempt count by the factor that
+        # changes the spread (~1/sqrt(n)) by the tolerance.
+        tolerance = self.redraw_tolerance
         for i, endpoint_id in enumerate(endpoint_ids):
             row = index[i]
             self.drawn_at_[row] = now
-            summary = outcomes.summaries.get(endpoint_id)
-            if summary is None:
-                log_ttft, log_tps, failure_mean, n = (outcomes.prior_log_ttft, outcomes.prior_log_tps,
-                                                      outcomes.prior_failure, 0.0)
-            else:
-                log_ttft, log_tps, failure_mean, n = math.log(summary[3]), math.log(summary[4]), summary[2], summary[1]
-            self.drawn_from_[row] = (log_ttft, float(ttft_sd[i]), log_tps, float(tps_sd[i]), failure_mean,
-                                     float(fail_sd[i]), n + outcomes.prior_weight)
             self.updated_.discard(endpoint_id)
+            summary = outcomes.summaries.get(endpoint_id)
+            if summary is None or tolerance <= 0.0:  # the first update always redraws
+                self.band_[row] = (math.inf, -math.inf) * 4
+                continue
+            _, n, failure_mean, ttft, tps = summary
+            ttft_step, tps_step = math.exp(tolerance * ttft_sd[i]), math.exp(tolerance * tps_sd[i])
+            failure_step = tolerance * float(fail_sd[i])
+            weight = n + outcomes.prior_weight
+            self.band_[row] = (ttft / ttft_step, ttft * ttft_step, tps / tps_step, tps * tps_step,
+                               failure_mean - failure_step, failure_mean + failure_step,
+                               weight / (1.0 + tolerance) ** 2 - outcomes.prior_weight,
+                               weight * (1.0 + tolerance) ** 2 - outcomes.prior_weight)
 
     # --- deciding ------------------------------------------------------------------------------
     def _probabilities(self, candidates: Sequence[Candidate], context: RoutingContext) -> list[float]:
