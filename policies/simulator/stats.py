@@ -56,6 +56,7 @@ class SimulatedStats:
         self._windows: dict[str, _EndpointWindow] = {}
         self._snapshot: dict[str, EndpointStats] = {}
         self._dirty: dict[str, float] = {}  # endpoint -> time of its latest observation
+        self._interpolations: dict = {}  # see `_figures`
 
     def observe(self, endpoint_id: str, now: float, ok: bool, counts_against_uptime: bool = True,
                 ttft_s: float | None = None, latency_s: float | None = None, tokens_per_s: float | None = None) -> None:
@@ -104,7 +105,7 @@ class SimulatedStats:
             window.long_ok -= ok
             window.long_failures -= (not ok) and counts
         if window.ok_since_refresh >= self.refresh_every or window.figures.get("latency_p50_s") is None:
-            window.figures = _figures(window.recent_ok)
+            window.figures = _figures(window.recent_ok, self._interpolations)
             window.ok_since_refresh = 0
         figures = window.figures
         extra = {}
@@ -133,16 +134,34 @@ _NAMES = (("ttft_p50_s", "ttft_30m", False), ("latency_p50_s", "latency_30m", Fa
 _LEVELS = np.array([0.5, *(q for q in _PERCENTILES), *(1 - q for q in _PERCENTILES)])
 
 
-def _figures(recent_ok: np.ndarray) -> dict:
-    """p50 and tail percentiles of the three columns at once (nan = missing or unfilled slot)."""
-    ordered = np.sort(recent_ok, axis=0)  # nan sorts last, so each column starts with its values
-    counts = np.count_nonzero(~np.isnan(recent_ok), axis=0)
+_COLUMNS = np.arange(len(_NAMES))
+
+
+def _interpolation(counts: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(low rows, high rows, fractions) of every level for columns holding `counts` values each."""
+    filled = np.maximum(np.array(counts) - 1, 0)[None, :]
     # Linear interpolation between order statistics: serving's, polars', DuckDB's and numpy's definition.
-    position = _LEVELS[:, None] * np.maximum(counts - 1, 0)[None, :]
+    position = _LEVELS[:, None] * filled
     low = np.floor(position).astype(np.intp)
-    high = np.minimum(low + 1, np.maximum(counts - 1, 0)[None, :])
-    low_values = np.take_along_axis(ordered, low, axis=0)
-    quantiles = (low_values + (np.take_along_axis(ordered, high, axis=0) - low_values) * (position - low)).T.tolist()
+    return low, np.minimum(low + 1, filled), position - low
+
+
+def _figures(recent_ok: np.ndarray, interpolations: dict | None = None) -> dict:
+    """p50 and tail percentiles of the three columns at once (nan = missing or unfilled slot).
+
+    `interpolations` caches `_interpolation` by the columns' counts of values: once the buffer is
+    full they rarely change, and working out the positions costs more than the percentiles.
+    """
+    ordered = np.sort(recent_ok, axis=0)  # nan sorts last, so each column starts with its values
+    counts = tuple(np.count_nonzero(~np.isnan(recent_ok), axis=0).tolist())
+    found = None if interpolations is None else interpolations.get(counts)
+    if found is None:
+        found = _interpolation(counts)
+        if interpolations is not None:
+            interpolations[counts] = found
+    low, high, fraction = found
+    low_values = ordered[low, _COLUMNS]
+    quantiles = (low_values + (ordered[high, _COLUMNS] - low_values) * fraction).T.tolist()
     figures: dict = {}
     for column, (p50_name, tail_name, higher_is_better) in enumerate(_NAMES):
         if counts[column] == 0:
