@@ -30,6 +30,7 @@ from .policy_book import PolicyBook
 from .schemas import ROUTING_FIELDS, ProviderPreferences
 from .settings import Settings
 from .tokens import estimate_prompt_tokens, estimate_text_tokens
+from .transport import UpstreamRequest
 from .upstream import send_json
 
 __all__ = ["Dispatcher", "Plan", "Principal", "Recorder"]
@@ -107,7 +108,6 @@ class Dispatcher:
         # Requests go straight to the transport: httpx.AsyncClient's auth, redirect, cookie and URL
         # merging layers cost ~0.2 ms per request and the gateway uses none of them.
         self.transport = transport
-        self._timeouts = {"connect": settings.connect_timeout_s, "read": None, "write": None, "pool": None}
         self.catalog = catalog
         self.settings = settings
         self.recorder = recorder
@@ -191,13 +191,13 @@ class Dispatcher:
                     output_cap=output_cap, explain=bool(getattr(request, "explain", False)), started=now)
 
     # ---- one attempt ------------------------------------------------------------------------------
-    def build_request(self, plan: Plan, endpoint: Endpoint, stream: bool) -> tuple[httpx.Request, bool]:
+    def build_request(self, plan: Plan, endpoint: Endpoint, stream: bool) -> tuple[UpstreamRequest, bool]:
         key, is_byok = self.provider_key(endpoint, plan.principal)
         adapter = ADAPTERS[endpoint.provider.api_style]
         payload = dict(plan.payload)
         payload["model"] = endpoint.upstream_model
         request = adapter.build_request(endpoint.provider.base_url, key, plan.kind, payload, stream)
-        request.extensions["timeout"] = self._timeouts
+        request.connect_timeout_s = self.settings.connect_timeout_s
         return request, is_byok
 
     def attempt_timeout(self, plan: Plan, endpoint: Endpoint) -> float:

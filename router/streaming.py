@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any, AsyncIterator
 
-import httpx
 import orjson
 
 from .adapters import ADAPTERS, UpstreamError
@@ -29,7 +28,7 @@ DONE = b"data: [DONE]\n\n"
 
 class _Attempt:
     def __init__(self, route: Route, endpoint: Endpoint, number: int, started: float, is_byok: bool,
-                 response: httpx.Response, chunks: AsyncIterator[dict[str, Any]]):
+                 response: Any, chunks: AsyncIterator[dict[str, Any]]):
         self.route, self.endpoint, self.number, self.started, self.is_byok = route, endpoint, number, started, is_byok
         self.response, self.chunks = response, chunks
 

@@ -1,6 +1,6 @@
 """The one place that does upstream I/O: send what an adapter built, classify what went wrong.
 
-Requests go to the httpx transport directly (`handle_async_request`), not through an
+Requests go to the transport directly (`router.transport.send_upstream`), not through an
 `httpx.AsyncClient`: the gateway needs none of the client's auth, redirect or cookie layers, and they
 cost about a fifth of its CPU per request.
 """
@@ -13,8 +13,13 @@ import httpx
 import orjson
 
 from .adapters import Adapter, UpstreamError
+from .transport import UpstreamRequest, send_upstream
 
 __all__ = ["send_json", "open_stream", "classify_status"]
+
+
+# A provider key (BYOK keys are user input) with a line break in it: never sent, and never quoted.
+_UNSENDABLE = "the upstream request could not be encoded: a header value contains a line break"
 
 
 def classify_status(status: int) -> tuple[str, bool]:
@@ -29,7 +34,7 @@ def classify_status(status: int) -> tuple[str, bool]:
     return "user", False
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response) -> float | None:
     value = response.headers.get("retry-after")
     try:
         return float(value) if value is not None else None
@@ -37,7 +42,7 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def _scrub_credentials(message: str, request: httpx.Request) -> str:
+def _scrub_credentials(message: str, request: UpstreamRequest) -> str:
     """Cut out the exact key this request carried: providers quote it back ("Incorrect API key
     provided: ..."), and not every key has a shape the pattern in `redact` recognises."""
     for header in ("authorization", "x-api-key", "api-key"):
@@ -47,7 +52,7 @@ def _scrub_credentials(message: str, request: httpx.Request) -> str:
     return message
 
 
-async def _raise_for_status(adapter: Adapter, request: httpx.Request, response: httpx.Response) -> None:
+async def _raise_for_status(adapter: Adapter, request: UpstreamRequest, response) -> None:
     if response.status_code < 400:
         return
     body = await response.aread()
@@ -57,12 +62,12 @@ async def _raise_for_status(adapter: Adapter, request: httpx.Request, response: 
                         retry_after_s=_retry_after(response))
 
 
-async def send_json(transport: httpx.AsyncBaseTransport, adapter: Adapter, request: httpx.Request, kind: str,
+async def send_json(transport: httpx.AsyncBaseTransport, adapter: Adapter, request: UpstreamRequest, kind: str,
                     timeout_s: float) -> tuple[dict[str, Any], int]:
     """Send a non-streaming request; the whole exchange must finish within `timeout_s`."""
     try:
         async with asyncio.timeout(timeout_s):
-            response = await transport.handle_async_request(request)
+            response = await send_upstream(transport, request)
             try:
                 await _raise_for_status(adapter, request, response)
                 body = await response.aread()
@@ -74,6 +79,8 @@ async def send_json(transport: httpx.AsyncBaseTransport, adapter: Adapter, reque
         raise UpstreamError("timeout", "upstream timed out") from None
     except (httpx.ConnectError, httpx.ConnectTimeout):
         raise UpstreamError("connect", "could not connect to upstream") from None
+    except httpx.LocalProtocolError:
+        raise UpstreamError("bad-response", _UNSENDABLE) from None
     except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
         raise UpstreamError("connect", f"upstream connection failed: {type(exc).__name__}") from None
     try:
@@ -85,13 +92,13 @@ async def send_json(transport: httpx.AsyncBaseTransport, adapter: Adapter, reque
     return adapter.parse_response(data, kind), response.status_code
 
 
-async def open_stream(transport: httpx.AsyncBaseTransport, adapter: Adapter, request: httpx.Request,
-                      timeout_s: float) -> tuple[httpx.Response, AsyncIterator[dict[str, Any]]]:
+async def open_stream(transport: httpx.AsyncBaseTransport, adapter: Adapter, request: UpstreamRequest,
+                      timeout_s: float) -> tuple[Any, AsyncIterator[dict[str, Any]]]:
     """Send a streaming request and wait for its response headers (2xx) within `timeout_s`."""
-    response: httpx.Response | None = None
+    response = None
     try:
         async with asyncio.timeout(timeout_s):
-            response = await transport.handle_async_request(request)
+            response = await send_upstream(transport, request)
             await _raise_for_status(adapter, request, response)
     except BaseException as exc:
         if response is not None:
@@ -102,13 +109,15 @@ async def open_stream(transport: httpx.AsyncBaseTransport, adapter: Adapter, req
             raise UpstreamError("timeout", f"upstream sent no headers within {timeout_s:.1f}s") from None
         if isinstance(exc, httpx.TimeoutException):
             raise UpstreamError("timeout", "upstream timed out") from None
+        if isinstance(exc, httpx.LocalProtocolError):
+            raise UpstreamError("bad-response", _UNSENDABLE) from None
         if isinstance(exc, httpx.TransportError):
             raise UpstreamError("connect", f"upstream connection failed: {type(exc).__name__}") from None
         raise
     return response, adapter.parse_stream(_lines(response))
 
 
-async def _lines(response: httpx.Response) -> AsyncIterator[str]:
+async def _lines(response) -> AsyncIterator[str]:
     try:
         async for line in sse_lines(response.aiter_bytes()):
             yield line

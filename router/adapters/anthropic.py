@@ -5,9 +5,9 @@ import base64
 import time
 from typing import Any, AsyncIterator
 
-import httpx
 import orjson
 
+from ..transport import UpstreamRequest
 from .base import UpstreamError, error_message_from, iter_sse_data, upstream_url
 
 __all__ = ["AnthropicAdapter", "to_anthropic", "from_anthropic"]
@@ -20,16 +20,17 @@ _STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "len
 
 class AnthropicAdapter:
     def build_request(self, base_url: str, api_key: str | None, kind: str, payload: dict[str, Any],
-                      stream: bool) -> httpx.Request:
+                      stream: bool) -> UpstreamRequest:
         if kind != "chat":
             raise UpstreamError("user", f"the Anthropic API does not serve {kind} requests", status=400, retryable=True)
-        headers = {"content-type": "application/json", "anthropic-version": ANTHROPIC_VERSION}
+        headers = {"content-type": "application/json", "anthropic-version": ANTHROPIC_VERSION,
+                   "accept-encoding": "identity"}
         if api_key:
             headers["x-api-key"] = api_key
         body = to_anthropic(payload)
         if stream:
             body["stream"] = True
-        return httpx.Request("POST", upstream_url(base_url, "/messages"), content=orjson.dumps(body), headers=headers)
+        return UpstreamRequest(upstream_url(base_url, "/messages"), headers, orjson.dumps(body))
 
     def parse_response(self, data: dict[str, Any], kind: str) -> dict[str, Any]:
         if data.get("type") == "error" or "content" not in data:

@@ -8,6 +8,8 @@ from typing import Any, AsyncIterator, Protocol
 import httpx
 import orjson
 
+from ..transport import UpstreamRequest
+
 __all__ = ["Adapter", "UpstreamError", "redact", "iter_sse_data", "error_message_from"]
 
 # Anything that looks like a credential is cut out of upstream messages before a client sees it.
@@ -39,7 +41,7 @@ class UpstreamError(Exception):
 
 class Adapter(Protocol):
     def build_request(self, base_url: str, api_key: str | None, kind: str, payload: dict[str, Any],
-                      stream: bool) -> httpx.Request: ...
+                      stream: bool) -> UpstreamRequest: ...
 
     def parse_response(self, data: dict[str, Any], kind: str) -> dict[str, Any]: ...
 

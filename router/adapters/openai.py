@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator
 
-import httpx
 import orjson
 
+from ..transport import UpstreamRequest
 from .base import UpstreamError, error_message_from, iter_sse_data, upstream_url
 
 __all__ = ["OpenAIAdapter"]
@@ -15,15 +15,15 @@ _PATHS = {"chat": "/chat/completions", "completion": "/completions", "embedding"
 
 class OpenAIAdapter:
     def build_request(self, base_url: str, api_key: str | None, kind: str, payload: dict[str, Any],
-                      stream: bool) -> httpx.Request:
-        headers = {"content-type": "application/json", "accept": "text/event-stream" if stream else "application/json"}
+                      stream: bool) -> UpstreamRequest:
+        headers = {"content-type": "application/json", "accept": "text/event-stream" if stream else "application/json",
+                   "accept-encoding": "identity"}
         if api_key:
             headers["authorization"] = f"Bearer {api_key}"
         if stream:
             # Ask for usage in the last chunk so cost can be computed from real token counts.
             payload = {**payload, "stream": True, "stream_options": {"include_usage": True}}
-        return httpx.Request("POST", upstream_url(base_url, _PATHS[kind]), content=orjson.dumps(payload),
-                             headers=headers)
+        return UpstreamRequest(upstream_url(base_url, _PATHS[kind]), headers, orjson.dumps(payload))
 
     def parse_response(self, data: dict[str, Any], kind: str) -> dict[str, Any]:
         if "error" in data and not data.get("choices") and not data.get("data"):
