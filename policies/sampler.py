@@ -86,14 +86,16 @@ def first_choice(values: Sequence[float], gumbels: Sequence[float]) -> tuple[int
     n = len(values)
     weights = [v if v > 0.0 else 0.0 for v in map(float, values)]
     total = sum(weights)
+    log, minus_inf = math.log, -math.inf
     if total > 0.0 and math.isfinite(total):
-        p = [w / total for w in weights]
-    else:
-        p = [1.0 / n] * n
-    log = math.log
-    scores = [log(pi) + g if pi > 0.0 else -math.inf for pi, g in zip(p, gumbels)]
-    best = max(range(n), key=scores.__getitem__)  # the first of ties, as the stable sort below
-    return best, p[best], scores
+        # p = w / total as in `sample_order`, computed inside the one pass that needs it.
+        scores = [log(p) + g if (p := w / total) > 0.0 else minus_inf for w, g in zip(weights, gumbels)]
+        best = scores.index(max(scores))  # the first of ties, as the stable sort below
+        return best, weights[best] / total, scores
+    uniform = 1.0 / n
+    scores = [log(uniform) + g for g in gumbels[:n]]
+    best = scores.index(max(scores))
+    return best, uniform, scores
 
 
 def fallback_order(scores: Sequence[float]) -> list[int]:

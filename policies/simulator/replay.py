@@ -31,7 +31,7 @@ from ..base import Observation, Policy, RequestFeatures, RoutingContext
 from ..registry import make_policy
 from ..sampler import fallback_order, first_choice
 from .config import ORACLE, ReplayConfig, ReplayResult
-from .frames import attempt_frame, request_frame
+from .frames import REQUEST_LOG_FIELDS, attempt_frame, request_frame
 from .deciding import aligned_probabilities
 from .oracle import endpoint_outcomes, oracle_utility, outcome_utility
 from .scenario import Scenario, load_scenario
@@ -374,8 +374,9 @@ class _Run:
     def _score_chunk(self, potential, in_flight_rows, prompt_np, output_np, stream_np, n) -> None:
         weights = self.config.weights
         done = self.requests[len(self.requests) - n:]
-        success, _, _, _, _, ttft, latency, speed, cost = (np.asarray(c) for c in zip(*done))
-        realised = outcome_utility(weights, success.astype(bool), ttft, latency, speed, cost)
+        table = np.array(done, dtype=float).reshape(n, len(REQUEST_LOG_FIELDS))  # one conversion, not nine
+        success, ttft, latency, speed, cost = table[:, 0] > 0.0, table[:, 5], table[:, 6], table[:, 7], table[:, 8]
+        realised = outcome_utility(weights, success, ttft, latency, speed, cost)
         outcomes = endpoint_outcomes(self.world, potential, in_flight_rows, prompt_np, output_np, stream_np,
                                      self._first_attempt_timeout())
         best, _ = oracle_utility(weights, outcomes)
