@@ -26,10 +26,11 @@ from typing import Sequence
 
 import numpy as np
 
-from ..base import Candidate, Observation, RoutingContext
+from ..base import Candidate, Observation, RequestFeatures, RoutingContext
 from ..exploration import win_frequencies
 from ..objective import DEFAULT_WEIGHTS, Weights, combine, weights_for
 from ..registry import register
+from ..sampler import floor_values
 from ._outcome_bandit import OutcomeBandit
 
 __all__ = ["ThompsonSampling"]
@@ -78,6 +79,7 @@ class ThompsonSampling(OutcomeBandit):
         # these bounds until the posterior has moved by `redraw_tolerance` of its spread.
         self.band_: list[tuple[float, ...]] = []
         self.updated_: set[str] = set()  # endpoints observed since their last draw
+        self.draws_version_ = 0  # counts `_draw` calls: the same version means the same draws
 
     def _learn(self, observation: Observation) -> None:
         super()._learn(observation)
@@ -122,6 +124,7 @@ class ThompsonSampling(OutcomeBandit):
             self.draws_ = np.concatenate([self.draws_, np.empty((grow, 3, self.n_draws))])
             self.base_ = np.concatenate([self.base_, np.empty((grow, self.n_draws))])
             self.per_token_ = np.concatenate([self.per_token_, np.empty((grow, self.n_draws))])
+        self.draws_version_ += 1
         outcomes = self._outcomes()
         posterior = outcomes.arrays(endpoint_ids, now)
         rng, shape = self.rng, (len(endpoint_ids), self.n_draws)
@@ -162,19 +165,52 @@ class ThompsonSampling(OutcomeBandit):
     def _probabilities(self, candidates: Sequence[Candidate], context: RoutingContext) -> list[float]:
         rows = self._rows([c.endpoint_id for c in candidates], context.now)
         features = context.features
-        prompt_tokens, output_tokens = features.prompt_tokens, features.expected_output_tokens
         weights = weights_for(context.sort, self.weights)
-        prices = np.array([c.expected_cost(prompt_tokens, output_tokens) for c in candidates])
         if weights is not self.weights:  # another trade-off (an explicit sort): score the raw draws
+            output_tokens = features.expected_output_tokens
+            prices = np.array([c.expected_cost(features.prompt_tokens, output_tokens) for c in candidates])
             draws = self.draws_[rows]
             ttft, tps = draws[:, _TTFT], draws[:, _TPS]
             scores = combine(weights, prices[:, None], ttft, ttft + output_tokens / tps, tps, draws[:, _FAILURE])
             return win_frequencies(scores.T).tolist()
+        return self._win_shares(rows, candidates, [features])[0]
+
+    def _win_shares(self, rows: list[int], candidates: Sequence[Candidate],
+                    features: Sequence[RequestFeatures]) -> list[list[float]]:
+        """Share of draws each candidate wins, for requests with these features (default weights).
+
+        One request or many, the same elementwise operations give the same floats.
+        """
+        weights = self.weights
+        prices = np.array([[c.expected_cost(f.prompt_tokens, f.expected_output_tokens) for c in candidates]
+                           for f in features])  # (requests, candidates)
         n = len(rows)
         in_order = rows == list(range(n))  # usual case: the candidates are the first rows, as a view
         base = self.base_[:n] if in_order else self.base_[rows]
-        scores = base - (weights.usd * prices)[:, None]
+        scores = base[None] - (weights.usd * prices)[:, :, None]  # (requests, candidates, draws)
         if weights.latency_s:
             per_token = self.per_token_[:n] if in_order else self.per_token_[rows]
-            scores -= (weights.latency_s * output_tokens) * per_token
-        return win_frequencies(scores.T).tolist()
+            latency_weight = weights.latency_s * np.array([f.expected_output_tokens for f in features], dtype=float)
+            scores -= latency_weight[:, None, None] * per_token[None]
+        winners = scores.argmax(axis=1)  # (requests, draws): first of ties, as `win_frequencies`
+        if len(features) > 1:
+            winners += n * np.arange(len(features))[:, None]
+        counts = np.bincount(winners.ravel(), minlength=n * len(features)).reshape(len(features), n)
+        return (counts / self.n_draws).tolist()
+
+    # --- deciding many requests at once (used by the simulator, see policies.simulator.deciding) ---
+    def distribution_version(self, candidates: Sequence[Candidate], context: RoutingContext) -> int:
+        """Bring the draws up to date for this request, as deciding does, and return their version.
+
+        While the version stays the same, `distribution` (without a sort) is a fixed function of
+        each request's features, so requests can be decided together with `distribution_batch`.
+        """
+        self._rows([c.endpoint_id for c in candidates], context.now)
+        return self.draws_version_
+
+    def distribution_batch(self, candidates: Sequence[Candidate],
+                           features: Sequence[RequestFeatures]) -> list[list[float]]:
+        """`distribution`'s values, in candidate order, for requests with these features and no sort,
+        on the current draws (call `distribution_version` first)."""
+        rows = [self.rows_[c.endpoint_id] for c in candidates]
+        return [floor_values(shares, self.min_prob) for shares in self._win_shares(rows, candidates, features)]

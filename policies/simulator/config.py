@@ -41,6 +41,10 @@ class ReplayConfig:
     refit_every_s: float | None = 300.0
     refit_history: int = 20_000
     chunk_size: int = 65_536  # requests whose world outcomes are drawn in one vectorised batch
+    # Policies that offer `distribution_version`/`distribution_batch` (thompson) are asked for
+    # the next requests' probabilities together while their version holds (same state, same
+    # distributions: the replay is identical either way; False decides one request at a time).
+    batch_decisions: bool = True
 
 
 @dataclass(frozen=True)

@@ -6,18 +6,24 @@ wants the same numbers as a list aligned with the candidates (it samples with
 base `distribution`, `aligned_probabilities` returns exactly what `distribution` computes (the
 `_probabilities` hook, then the same floor arithmetic) as a list; for any other policy it returns
 None and the loop reads `distribution`'s dict. Tests pin the two to the same floats.
+
+A policy may also offer two optional methods that let the loop decide several requests at once:
+`distribution_version(candidates, context)` brings the policy up to date for one request exactly
+as deciding it would and returns a token, and `distribution_batch(candidates, features)` returns
+the candidate-aligned probabilities `distribution` would give requests with those features (no
+sort) for as long as the token stays the same. `batch_decider` returns that pair or None.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Hashable, Sequence
 
 import numpy as np
 
-from ..base import Candidate, Policy, RoutingContext
+from ..base import Candidate, Policy, RequestFeatures, RoutingContext
 from ..sampler import floor_values
 from ..scoring import ScoringPolicy
 
-__all__ = ["aligned_probabilities"]
+__all__ = ["aligned_probabilities", "batch_decider"]
 
 AlignedProbabilities = Callable[[Sequence[Candidate], RoutingContext], list[float]]
 
@@ -36,3 +42,16 @@ def aligned_probabilities(policy: Policy) -> AlignedProbabilities | None:
         return floor_values(values, min_prob)
 
     return probabilities
+
+
+DistributionVersion = Callable[[Sequence[Candidate], RoutingContext], Hashable]
+DistributionBatch = Callable[[Sequence[Candidate], Sequence[RequestFeatures]], list[list[float]]]
+
+
+def batch_decider(policy: Policy) -> tuple[DistributionVersion, DistributionBatch] | None:
+    """The policy's (`distribution_version`, `distribution_batch`) when it offers both, else None."""
+    version = getattr(policy, "distribution_version", None)
+    batch = getattr(policy, "distribution_batch", None)
+    if version is None or batch is None or aligned_probabilities(policy) is None:
+        return None
+    return version, batch

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from policies.base import Observation, RequestFeatures, RoutingContext
 from policies.registry import make_policy
 
 from policy_world import FakeEndpoint, context_at
@@ -81,3 +82,18 @@ def test_an_explicit_sort_scores_the_same_draws_with_its_weights(sort):
     assert sum(sorted_.values()) == pytest.approx(1.0)
     if sort == "price":  # the cheapest endpoint wins every draw when price dominates
         assert sorted_ == {"a/m": 0.0, "b/m": 0.0, "c/m": 1.0} and default["c/m"] < 1.0
+
+
+def test_a_batch_of_requests_gets_what_each_would_get_alone():
+    policy = make_policy("thompson", seed=0)
+    policy.fit(_observations(2))
+    now = float(STEPS)
+    version = policy.distribution_version(CANDIDATES, context_at(now))
+    features = [RequestFeatures(prompt, None, output) for prompt, output in ((10, 5), (5000, 900), (1, 1), (800, 256))]
+    batch = policy.distribution_batch(CANDIDATES, features)
+    for row, feature in zip(batch, features):
+        assert row == list(policy.distribution(CANDIDATES, RoutingContext(feature, now)).values())
+    assert policy.distribution_version(CANDIDATES, context_at(now)) == version  # deciding drew nothing new
+    for _ in range(20):  # a run of failures moves the posterior: new draws, a new version
+        policy.update(Observation("a/m", context_at(now), False, "5xx", now=now))
+    assert policy.distribution_version(CANDIDATES, context_at(now)) != version

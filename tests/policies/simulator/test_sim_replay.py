@@ -201,3 +201,11 @@ def test_fit_only_policy_is_refitted_during_replay(trace):
 
     assert fitted(refitted.policy_object) and not fitted(frozen.policy_object)
     assert refitted.requests["regret"].mean() < 0.7 * frozen.requests["regret"].mean()
+
+
+@pytest.mark.parametrize("scenario", ["steady", "outage-of-best"])
+def test_batched_decisions_replay_exactly_as_one_at_a_time(trace, scenario):
+    batched = replay(trace, scenario, "thompson", ReplayConfig(seed=6))
+    single = replay(trace, scenario, "thompson", ReplayConfig(seed=6, batch_decisions=False))
+    assert batched.requests.equals(single.requests) and batched.attempts.equals(single.attempts)
+    assert single.requests["propensity"].n_unique() > 10  # real Monte-Carlo propensities were compared
