@@ -50,24 +50,37 @@ class Metrics:
                               ("endpoint_id",), buckets=LATENCY_BUCKETS, registry=self.registry)
         self.tokens = Counter("switchyard_tokens", "Tokens processed", ("endpoint_id", "kind"), registry=self.registry)
         self.cost = Counter("switchyard_cost_usd", "USD billed", ("endpoint_id",), registry=self.registry)
+        self._children: dict[tuple, object] = {}
         if writer is not None:
             self.registry.register(_WriterCollector(lambda: (writer.queue_depth, writer.dropped, writer.written, writer.failed)))
 
     def observe(self, event: AttemptEvent) -> None:
         endpoint = event.endpoint_id
-        self.attempts.labels(endpoint, event.provider, "success" if event.success else "error").inc()
-        if not event.success:
-            self.errors.labels(endpoint, event.error_class).inc()
+        child = self._child
+        if event.error_class is None:
+            child(self.attempts, endpoint, event.provider, "success").inc()
+        else:
+            child(self.attempts, endpoint, event.provider, "error").inc()
+            child(self.errors, endpoint, event.error_class).inc()
         if event.latency_s is not None:
-            self.latency.labels(endpoint).observe(event.latency_s)
+            child(self.latency, endpoint).observe(event.latency_s)
         if event.ttft_s is not None:
-            self.ttft.labels(endpoint).observe(event.ttft_s)
+            child(self.ttft, endpoint).observe(event.ttft_s)
         if event.prompt_tokens:
-            self.tokens.labels(endpoint, "prompt").inc(event.prompt_tokens)
+            child(self.tokens, endpoint, "prompt").inc(event.prompt_tokens)
         if event.completion_tokens:
-            self.tokens.labels(endpoint, "completion").inc(event.completion_tokens)
+            child(self.tokens, endpoint, "completion").inc(event.completion_tokens)
         if event.cost:
-            self.cost.labels(endpoint).inc(event.cost)
+            child(self.cost, endpoint).inc(event.cost)
+
+    def _child(self, metric, *labels: str):
+        # `labels()` validates and takes a lock on every call (~2 us, up to six per attempt); the
+        # labelled children are looked up once. Created on first use, so no zero series appear.
+        key = (metric, labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type, for the `/metrics` response."""
