@@ -196,7 +196,7 @@ class _Run:
         context_limits = [e.context_length for e in world.endpoints]
         needed = (prompt_np + np.asarray([m or 0 for m in max_tokens])).tolist()
         min_context = min(context_limits)
-        in_flight_log: list[tuple[int, ...]] = []
+        in_flight_log: list[int] = []  # flat, k counts per request (numpy converts flat lists fast)
 
         ids, index, capacity, slope, limit = self.ids, self.index, self.capacity, self.slope, self.limit
         set_columns = self.candidate_set_columns
@@ -255,7 +255,7 @@ class _Run:
                         batch_end = batch_start
                     self.next_refit = now + refit_every
             busy_row = tuple(in_flight)
-            in_flight_log.append(busy_row)
+            in_flight_log.extend(busy_row)
             epoch = epoch_of[r]
             candidates = epoch_candidates[epoch]
             candidate_set = epoch_sets[epoch]
@@ -385,7 +385,7 @@ class _Run:
             if not success:
                 requests_log.append((False, attempt, columns[first], -1, propensity, elapsed, elapsed, 0.0, 0.0))
         self.seq = seq
-        self._score_chunk(potential, np.array(in_flight_log, dtype=float).reshape(n, k), prompt_np, output_np,
+        self._score_chunk(potential, np.fromiter(in_flight_log, float, n * k).reshape(n, k), prompt_np, output_np,
                           stream_np, n)
 
     def _first_attempt_timeout(self) -> float:
