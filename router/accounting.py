@@ -33,11 +33,13 @@ class Accountant:
         # to whatever it is given, so the worst case is handed over net of that factor.
         byok = plan.principal.byok_keys
         billing = self.billing
-        worst = max((Decimal(repr(cost)) * (billing.byok_fee if endpoint.provider.name in byok
-                                            else 1 + billing.platform_fee)
-                     for endpoint, cost in plan.max_costs()), default=Decimal(0))
+        paid, own_key, larger = billing.fee_factors
+        # In floats, then one exact Decimal: a hold is an upper bound rounded up to whole nano-dollars,
+        # far coarser than a float's 1e-16 relative error.
+        worst = max((cost * (own_key if endpoint.provider.name in byok else paid)
+                     for endpoint, cost in plan.max_costs()), default=0.0)
         try:
-            plan.hold = billing.reserve(who, worst / (1 + max(billing.platform_fee, billing.byok_fee)))
+            plan.hold = billing.reserve(who, Decimal(repr(worst / larger)))
         except BillingError as error:
             raise as_gateway_error(error) from None
 

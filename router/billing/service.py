@@ -72,6 +72,8 @@ class Billing:
         self.now = now
         self._secret_box = secret_box
         self._hold_factor = 1 + max(platform_fee, byok_fee)
+        # (list price → charged, own-key price → charged, hold factor) as floats, for estimates.
+        self.fee_factors = (float(1 + platform_fee), float(byok_fee), float(self._hold_factor))
 
     @classmethod
     def open(cls, db_path: str | os.PathLike[str], *, master_key: str | None = None,

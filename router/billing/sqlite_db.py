@@ -18,6 +18,18 @@ from typing import Iterator
 
 __all__ = ["SQLiteDatabase"]
 
+# os.getpid() is a system call (glibc stopped caching it); connection() runs several times per
+# request, so the pid is read once and refreshed in a forked child.
+_pid = os.getpid()
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
+
 
 class SQLiteDatabase:
     def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL",
@@ -37,7 +49,7 @@ class SQLiteDatabase:
 
     def connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
-        if db is None or self._local.pid != os.getpid():
+        if db is None or self._local.pid != _pid:
             # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves.
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                  timeout=self._busy_timeout_ms / 1000)
@@ -51,9 +63,9 @@ class SQLiteDatabase:
                 # against that thread not running.
                 db.execute("PRAGMA wal_autocheckpoint=10000")
                 self._ensure_checkpointer()
-            self._local.db, self._local.pid = db, os.getpid()
+            self._local.db, self._local.pid = db, _pid
             with self._connections_lock:
-                self._connections.append((os.getpid(), db))
+                self._connections.append((_pid, db))
         return db
 
     def _ensure_checkpointer(self) -> None:
