@@ -30,7 +30,6 @@ from ..base import Candidate, Observation, RequestFeatures, RoutingContext
 from ..exploration import win_frequencies
 from ..objective import DEFAULT_WEIGHTS, Weights, combine, weights_for
 from ..registry import register
-from ..sampler import floor_values
 from ._outcome_bandit import OutcomeBandit
 
 __all__ = ["ThompsonSampling"]
@@ -173,30 +172,33 @@ class ThompsonSampling(OutcomeBandit):
             ttft, tps = draws[:, _TTFT], draws[:, _TPS]
             scores = combine(weights, prices[:, None], ttft, ttft + output_tokens / tps, tps, draws[:, _FAILURE])
             return win_frequencies(scores.T).tolist()
-        return self._win_shares(rows, candidates, [features])[0]
+        return self._win_shares(rows, candidates, [features])[0].tolist()
 
     def _win_shares(self, rows: list[int], candidates: Sequence[Candidate],
-                    features: Sequence[RequestFeatures]) -> list[list[float]]:
-        """Share of draws each candidate wins, for requests with these features (default weights).
+                    features: Sequence[RequestFeatures]) -> np.ndarray:
+        """(requests, candidates) share of draws each candidate wins, for requests with these features.
 
-        One request or many, the same elementwise operations give the same floats.
+        One request or many, the same elementwise operations give the same floats. Scores are laid
+        out (candidates, requests, draws) because numpy's max over the first axis is fast.
         """
         weights = self.weights
-        prices = np.array([[c.expected_cost(f.prompt_tokens, f.expected_output_tokens) for c in candidates]
-                           for f in features])  # (requests, candidates)
-        n = len(rows)
+        n, n_requests = len(rows), len(features)
+        prompt = np.array([f.prompt_tokens for f in features], dtype=float)
+        output = np.array([f.expected_output_tokens for f in features], dtype=float)
+        # Candidate.expected_cost, the same operations in the same order, for every request at once.
+        price_table = np.array([(c.request_price, c.prompt_price, c.completion_price) for c in candidates])
+        prices = price_table[:, :1] + price_table[:, 1:2] * prompt + price_table[:, 2:] * output  # (n, requests)
         in_order = rows == list(range(n))  # usual case: the candidates are the first rows, as a view
         base = self.base_[:n] if in_order else self.base_[rows]
-        scores = base[None] - (weights.usd * prices)[:, :, None]  # (requests, candidates, draws)
+        scores = base[:, None, :] - (weights.usd * prices)[:, :, None]
         if weights.latency_s:
             per_token = self.per_token_[:n] if in_order else self.per_token_[rows]
-            latency_weight = weights.latency_s * np.array([f.expected_output_tokens for f in features], dtype=float)
-            scores -= latency_weight[:, None, None] * per_token[None]
-        winners = scores.argmax(axis=1)  # (requests, draws): first of ties, as `win_frequencies`
-        if len(features) > 1:
-            winners += n * np.arange(len(features))[:, None]
-        counts = np.bincount(winners.ravel(), minlength=n * len(features)).reshape(len(features), n)
-        return (counts / self.n_draws).tolist()
+            scores -= (weights.latency_s * output)[None, :, None] * per_token[:, None, :]
+        wins = (scores == scores.max(axis=0)).sum(axis=2)  # (n, requests)
+        if (wins.sum(axis=0) != self.n_draws).any():  # exact ties: the first best wins, as argmax does
+            winners = scores.argmax(axis=0) + n * np.arange(n_requests)[:, None]
+            wins = np.bincount(winners.ravel(), minlength=n * n_requests).reshape(n_requests, n).T
+        return wins.T / self.n_draws
 
     # --- deciding many requests at once (used by the simulator, see policies.simulator.deciding) ---
     def distribution_version(self, candidates: Sequence[Candidate], context: RoutingContext) -> int:
@@ -213,4 +215,10 @@ class ThompsonSampling(OutcomeBandit):
         """`distribution`'s values, in candidate order, for requests with these features and no sort,
         on the current draws (call `distribution_version` first)."""
         rows = [self.rows_[c.endpoint_id] for c in candidates]
-        return [floor_values(shares, self.min_prob) for shares in self._win_shares(rows, candidates, features)]
+        shares = self._win_shares(rows, candidates, features)
+        n = len(candidates)
+        if self.min_prob <= 0.0 or n == 0:
+            return shares.tolist()
+        # `sampler.floor_values` (what `distribution` applies), as array arithmetic: the same floats.
+        floor = min(self.min_prob, 1.0 / n)
+        return ((1.0 - n * floor) * shares + floor).tolist()

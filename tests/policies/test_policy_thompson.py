@@ -97,3 +97,22 @@ def test_a_batch_of_requests_gets_what_each_would_get_alone():
     for _ in range(20):  # a run of failures moves the posterior: new draws, a new version
         policy.update(Observation("a/m", context_at(now), False, "5xx", now=now))
     assert policy.distribution_version(CANDIDATES, context_at(now)) != version
+
+
+def test_exact_ties_go_to_the_first_candidate_as_win_frequencies_does():
+    from policies.exploration import win_frequencies
+    policy = make_policy("thompson", seed=0, min_prob=0.0)
+    policy.fit(_observations(4))
+    context = context_at(float(STEPS))
+    policy.distribution(CANDIDATES, context)  # draws for every candidate
+    twins = [CANDIDATES[0], CANDIDATES[1]]  # same prices; give them the same draws
+    row_a, row_b = policy.rows_["a/m"], policy.rows_["b/m"]
+    policy.base_[row_b], policy.per_token_[row_b] = policy.base_[row_a], policy.per_token_[row_a]
+    assert policy.distribution(twins, context) == {"a/m": 1.0, "b/m": 0.0}
+    rows = [row_a, row_b, policy.rows_["c/m"]]
+    shares = policy.distribution_batch(CANDIDATES, [context.features, context.features])
+    prices = np.array([c.expected_cost(context.features.prompt_tokens, context.features.expected_output_tokens)
+                       for c in CANDIDATES])
+    scores = policy.base_[rows] - 1000.0 * prices[:, None] - 1.0 * 200 * policy.per_token_[rows]
+    assert shares[0] == shares[1] == win_frequencies(scores.T).tolist()
+    assert shares[0][1] == 0.0
