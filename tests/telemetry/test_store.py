@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import duckdb
+import pyarrow as pa
+import pytest
 
 from telemetry.events import EVENT_FIELDS
 from telemetry.migrations import MIGRATIONS, migrate
-from telemetry.store import EventStore, events_frame
+from telemetry.store import EVENT_ARROW_SCHEMA, EventStore, events_arrow, events_frame
 
 
 def test_events_table_columns_follow_event_fields(store_path):
@@ -62,3 +64,44 @@ def test_migrations_are_idempotent(store_path):
     with EventStore(store_path) as store:  # opening again must not re-run anything
         (n_rollup_state,) = store.connection.execute("SELECT count(*) FROM rollup_state").fetchall()[0]
     assert n_rollup_state == 1
+
+
+def test_events_arrow_matches_the_column_by_column_conversion_across_chunks(make_event):
+    # 5,000 events span three internal conversion chunks; vary nulls and list lengths across them.
+    events = [make_event(ttft_s=None if i % 7 == 0 else 0.1 * i, max_tokens=None if i % 3 == 0 else i,
+                         error_class="timeout" if i % 11 == 0 else None, candidates=tuple(f"ep-{j}" for j in range(i % 4)),
+                         stream=i % 2 == 0, propensity=1.0 / (1 + i)) for i in range(5_000)]
+    table = events_arrow(events)
+    assert table.schema == EVENT_ARROW_SCHEMA and table.num_rows == 5_000
+    by_column = pa.Table.from_pydict({name: [getattr(e, name) for e in events] for name in EVENT_ARROW_SCHEMA.names},
+                                     schema=EVENT_ARROW_SCHEMA)
+    assert table.combine_chunks().equals(by_column)
+    assert events_arrow([]).schema == EVENT_ARROW_SCHEMA and events_arrow([]).num_rows == 0
+
+
+def test_a_wrongly_typed_field_fails_the_conversion(make_event):
+    with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError)):
+        events_arrow([make_event(), make_event(prompt_tokens="many")])
+
+
+def test_append_arrow_inserts_and_marks_the_rollup_dirty(store_path, make_event):
+    events = [make_event(ts=1_000.0 + i) for i in range(10)]
+    with EventStore(store_path) as store:
+        assert store.append_arrow(events_arrow(events[5:])) == 5
+        assert store.append_arrow(events_arrow(events[:5])) == 5  # older events lower the dirty mark
+        assert store.append_arrow(events_arrow([])) == 0
+        stored = store.query("SELECT * FROM events ORDER BY ts")
+        (dirty_from,) = store.connection.execute("SELECT dirty_from FROM rollup_state").fetchall()[0]
+    assert stored.to_dicts() == events_frame(events).to_dicts()
+    assert dirty_from == 1_000.0
+
+
+def test_a_failed_insert_leaves_nothing_behind(store_path, make_event):
+    with EventStore(store_path) as store:
+        store.append([make_event()])
+        with pytest.raises(duckdb.ConstraintException):
+            store.append([make_event(ts=1.0), make_event(request_id=None)])  # NOT NULL request_id
+        (count,) = store.connection.execute("SELECT count(*) FROM events").fetchall()[0]
+        (dirty_from,) = store.connection.execute("SELECT dirty_from FROM rollup_state").fetchall()[0]
+        store.append([make_event()])  # the connection is usable again (no transaction left open)
+    assert count == 1 and dirty_from != 1.0

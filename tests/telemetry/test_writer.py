@@ -75,3 +75,28 @@ def test_a_batch_that_cannot_be_inserted_is_counted_not_fatal(store_path, make_e
         writer.record(make_event())
         writer.flush()
         assert (writer.failed, writer.written) == (1, 1)
+
+
+def test_one_bad_event_loses_only_its_chunk_of_a_large_drain(store_path, make_event):
+    # Stopped writer: all 12,000 events are drained at once, as one transaction of three 5k chunks.
+    writer = TelemetryWriter(store_path, max_queue=20_000)
+    events = [make_event() for _ in range(12_000)]
+    events[7_000] = make_event(request_id=None)  # passes the Arrow conversion, violates NOT NULL in DuckDB
+    events[11_000] = make_event(attempt="not-a-number")  # fails the Arrow conversion
+    assert all(writer.record(event) for event in events)
+    writer.stop()
+    assert (writer.written, writer.failed) == (5_000, 7_000)  # chunk 0 kept; chunks 1 and 2 (5k + 2k) lost
+    with EventStore(store_path) as store:
+        ids = store.query("SELECT request_id FROM events")["request_id"].to_list()
+    assert sorted(ids) == sorted(e.request_id for e in events[:5_000])
+
+
+def test_batch_size_caps_the_events_per_transaction_without_losing_any(store_path, make_event):
+    writer = TelemetryWriter(store_path, batch_size=1_500)
+    events = [make_event() for _ in range(4_000)]
+    for event in events:
+        writer.record(event)
+    writer.stop()
+    assert (writer.written, writer.failed) == (4_000, 0)
+    with EventStore(store_path) as store:
+        assert store.query("SELECT count(DISTINCT request_id) AS n FROM events")["n"][0] == 4_000
