@@ -288,9 +288,11 @@ class _Run:
                         stop, end = min(n, r + batch_size), r + 1
                         while end < stop and epoch_of[end] == epoch and needed[end] <= min_context:
                             end += 1
-                        batch_features = [features, *(
+                        # Requests still ahead in the cut-short batch keep their features objects.
+                        kept = batch_features[r - batch_start:end - batch_start] if r < batch_end else [features]
+                        batch_features = kept + [
                             RequestFeatures(prompts[q], max_tokens[q], expected[q], streams[q], tools[q], hours[q])
-                            for q in range(r + 1, end))]
+                            for q in range(r + len(kept), end)]
                         batch_values = batcher[1](candidates, batch_features)
                         batch_start, batch_end, batch_version = r, end, version
                     values = batch_values[r - batch_start]
