@@ -39,24 +39,35 @@ class Fastest(ScoringPolicy):
         self.window = window
         self.min_prob = min_prob
 
-    def _probabilities(self, candidates: Sequence[Candidate], context: RoutingContext) -> np.ndarray:
-        own = getattr(self, "p50_", {})
-        latencies = np.empty(len(candidates))
-        for i, candidate in enumerate(candidates):
-            stats = context.stats.get(candidate.endpoint_id)
-            latency = stats.latency_p50_s if stats is not None else None
-            if latency is None:
-                latency = own.get(candidate.endpoint_id, 0.0)
-            latencies[i] = latency
-        return greedy(-latencies)
+    def _probabilities(self, candidates: Sequence[Candidate], context: RoutingContext) -> list[float]:
+        stats = context.stats
+        latencies = []
+        for candidate in candidates:
+            endpoint_stats = stats.get(candidate.endpoint_id)
+            latency = endpoint_stats.latency_p50_s if endpoint_stats is not None else None
+            latencies.append(self._own_median(candidate.endpoint_id) if latency is None else latency)
+        return greedy(-np.array(latencies))
+
+    def _own_median(self, endpoint_id: str) -> float:
+        """Median of this policy's own recent latencies (0 if none), worked out when first needed."""
+        p50 = self.__dict__.get("p50_")
+        if p50 is None:
+            return 0.0
+        median = p50.get(endpoint_id)
+        if median is None:
+            recent = self.latencies_.get(endpoint_id)
+            if not recent:
+                return 0.0
+            median = p50[endpoint_id] = statistics.median(recent)
+        return median
 
     def _learn(self, observation: Observation) -> None:
         if not observation.success or observation.latency_s is None:
             return
         if not hasattr(self, "latencies_"):
             self.latencies_: dict[str, deque] = {}
-            self.p50_: dict[str, float] = {}
+            self.p50_: dict[str, float] = {}  # medians of `latencies_`, dropped when one changes
         recent = self.latencies_.setdefault(observation.endpoint_id, deque(maxlen=self.window))
         recent.append(observation.latency_s)
-        # The median is recomputed here, off the decision path, so deciding stays a dict lookup.
-        self.p50_[observation.endpoint_id] = statistics.median(recent)
+        # Recomputed only when a decision needs it: with live stats (serving, the simulator) it never does.
+        self.p50_.pop(observation.endpoint_id, None)

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections import deque
 from typing import Sequence
 
-import numpy as np
-
 from ..base import Candidate, Observation, RoutingContext
 from ..estimators import NEUTRAL_ERRORS
 from ..registry import register
@@ -39,12 +37,14 @@ class LatencyBased(ScoringPolicy):
         self.failure_latency_s = failure_latency_s
         self.min_prob = min_prob
 
-    def _probabilities(self, candidates: Sequence[Candidate], context: RoutingContext) -> np.ndarray:
+    def _probabilities(self, candidates: Sequence[Candidate], context: RoutingContext) -> list[float]:
+        # Plain Python: a handful of numpy calls would cost more than the arithmetic for ~10 candidates.
         means = getattr(self, "mean_latency_", {})
-        latencies = np.array([means.get(c.endpoint_id, 0.0) for c in candidates])
-        lowest = latencies.min()
-        within = latencies <= lowest + self.buffer * lowest
-        return within / within.sum()
+        latencies = [means.get(c.endpoint_id, 0.0) for c in candidates]
+        lowest = min(latencies)
+        threshold = lowest + self.buffer * lowest
+        share = 1.0 / sum(1 for latency in latencies if latency <= threshold)
+        return [share if latency <= threshold else 0.0 for latency in latencies]
 
     def _learn(self, observation: Observation) -> None:
         if observation.success:
