@@ -10,7 +10,7 @@ from ..estimators import EndpointOutcomes
 from ..objective import DEFAULT_WEIGHTS, Prediction, Weights
 from ..scoring import ScoringPolicy
 
-__all__ = ["OutcomeBandit", "prices_of"]
+__all__ = ["OutcomeBandit"]
 
 
 class OutcomeBandit(ScoringPolicy):
@@ -45,9 +45,3 @@ class OutcomeBandit(ScoringPolicy):
         return [Prediction(float(ttft[i]), float(latency[i]), float(tps[i]), float(failure[i]))
                 for i in range(len(candidates))]
 
-
-def prices_of(candidates: Sequence[Candidate], context: RoutingContext) -> np.ndarray:
-    """Expected USD price of this request on each candidate (see `objective.expected_price`)."""
-    features = context.features
-    prompt, output = features.prompt_tokens, features.expected_output_tokens
-    return np.array([c.expected_cost(prompt, output) for c in candidates])

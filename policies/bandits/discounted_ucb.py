@@ -18,7 +18,7 @@ from ..base import Candidate, RoutingContext
 from ..exploration import greedy
 from ..objective import DEFAULT_WEIGHTS, Weights, combine, weights_for
 from ..registry import register
-from ._outcome_bandit import OutcomeBandit, prices_of
+from ._outcome_bandit import OutcomeBandit
 
 __all__ = ["DiscountedUCB"]
 

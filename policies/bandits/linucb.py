@@ -24,7 +24,6 @@ from ..exploration import greedy
 from ..objective import DEFAULT_WEIGHTS, Prediction, Weights, combine, weights_for
 from ..registry import register
 from ..scoring import ScoringPolicy
-from ._outcome_bandit import prices_of
 
 __all__ = ["LinUCB"]
 
