@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 
 from ..base import Candidate, Observation, RoutingContext
 from ..estimators import EndpointOutcomes
