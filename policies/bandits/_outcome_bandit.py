@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-
 from ..base import Candidate, Observation, RoutingContext
 from ..estimators import EndpointOutcomes
 from ..objective import DEFAULT_WEIGHTS, Prediction, Weights
