@@ -28,9 +28,9 @@ DONE = b"data: [DONE]\n\n"
 
 class _Attempt:
     def __init__(self, route: Route, endpoint: Endpoint, number: int, started: float, is_byok: bool,
-                 response: Any, chunks: AsyncIterator[dict[str, Any]]):
+                 response: Any, batches: AsyncIterator[list[dict[str, Any]]]):
         self.route, self.endpoint, self.number, self.started, self.is_byok = route, endpoint, number, started, is_byok
-        self.response, self.chunks = response, chunks
+        self.response, self.batches = response, batches
 
 
 class Relay:
@@ -51,6 +51,11 @@ class Relay:
         chunk["model"] = self.current.route.model.id
         chunk["provider"] = self.current.endpoint.provider.name
         return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+    def _frames(self, batch: list[dict[str, Any]]) -> bytes:
+        """One upstream read's chunks as SSE frames, joined: the client gets them in one write."""
+        frames = [self._frame(forwarded) for chunk in batch if (forwarded := self._take(chunk)) is not None]
+        return b"".join(frames)
 
     def _take(self, chunk: dict[str, Any]) -> dict[str, Any] | None:
         """Note usage and text; returns the chunk to forward (usage-only chunks are held back)."""
@@ -79,20 +84,20 @@ class Relay:
                         # Before the first token: keep the client's connection alive, and bound the wait.
                         deadline = attempt.started + self.dispatcher.attempt_timeout(self.plan, attempt.endpoint)
                         while True:
-                            chunk = await self._first_chunk(attempt, deadline)
-                            if chunk is _KEEPALIVE_MARK:
+                            batch = await self._first_batch(attempt, deadline)
+                            if batch is _KEEPALIVE_MARK:
                                 yield KEEPALIVE
                                 continue
-                            forwarded = self._take(chunk)
-                            if forwarded is not None:
+                            frames = self._frames(batch)
+                            if frames:
                                 break
                         self.ttft_s = clock() - attempt.started
                         sent_data = True
-                        yield self._frame(forwarded)
-                    async for chunk in self._rest(attempt, settings.stream_idle_timeout_s):
-                        forwarded = self._take(chunk)
-                        if forwarded is not None:
-                            yield self._frame(forwarded)
+                        yield frames
+                    async for batch in self._rest(attempt, settings.stream_idle_timeout_s):
+                        frames = self._frames(batch)
+                        if frames:
+                            yield frames
                 except UpstreamError as error:
                     if sent_data:
                         error = UpstreamError("mid-stream", error.message, status=error.status)
@@ -102,15 +107,13 @@ class Relay:
                     if sent_data:
                         yield self._frame({"object": "chat.completion.chunk", "created": int(self.plan.started),
                                            "choices": [{"index": 0, "delta": {}, "finish_reason": "error"}],
-                                           "error": error_body(502, error.message)["error"]})
+                                           "error": error_body(502, error.message)["error"]}) + DONE
                     else:
                         failure = self.dispatcher.all_failed(self.plan, error)
-                        yield b"data: " + orjson.dumps(failure.body()) + b"\n\n"
-                    yield DONE
+                        yield b"data: " + orjson.dumps(failure.body()) + b"\n\n" + DONE
                     return
                 self._finish(attempt, None)
-                yield self._frame(self._usage_chunk(self._settle(attempt)))
-                yield DONE
+                yield self._frame(self._usage_chunk(self._settle(attempt))) + DONE
                 return
         except BaseException:
             # The client went away (or the server is stopping): cancel the upstream call and say so.
@@ -124,9 +127,9 @@ class Relay:
                 task.cancel()
             await self.current.response.aclose()
 
-    async def _first_chunk(self, attempt: _Attempt, deadline: float) -> Any:
+    async def _first_batch(self, attempt: _Attempt, deadline: float) -> Any:
         if not hasattr(attempt, "next_task") or attempt.next_task is None:
-            attempt.next_task = asyncio.ensure_future(anext(attempt.chunks, _END))
+            attempt.next_task = asyncio.ensure_future(anext(attempt.batches, _END))
         remaining = deadline - self.dispatcher.clock()
         if remaining <= 0:
             attempt.next_task.cancel()
@@ -135,21 +138,21 @@ class Relay:
         if not done:
             return _KEEPALIVE_MARK
         task, attempt.next_task = attempt.next_task, None
-        chunk = task.result()
-        if chunk is _END:
+        batch = task.result()
+        if batch is _END:
             raise UpstreamError("bad-response", "upstream stream ended before any token")
-        return chunk
+        return batch
 
-    async def _rest(self, attempt: _Attempt, idle_s: float) -> AsyncIterator[dict[str, Any]]:
+    async def _rest(self, attempt: _Attempt, idle_s: float) -> AsyncIterator[list[dict[str, Any]]]:
         while True:
             try:
                 async with asyncio.timeout(idle_s):
-                    chunk = await anext(attempt.chunks, _END)
+                    batch = await anext(attempt.batches, _END)
             except TimeoutError:
                 raise UpstreamError("timeout", f"upstream stream stalled for {idle_s:.1f}s") from None
-            if chunk is _END:
+            if batch is _END:
                 return
-            yield chunk
+            yield batch
 
     async def _next(self) -> bool:
         """Open the next endpoint's stream; False when none is left."""

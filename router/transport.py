@@ -154,7 +154,10 @@ class _Connection(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         while True:
             while self.chunks:
-                chunk = self.chunks.popleft()
+                # Everything already received goes out as one block (one parse, one relay write),
+                # however many chunked-encoding pieces it came in.
+                chunk = self.chunks.popleft() if len(self.chunks) == 1 else b"".join(self.chunks)
+                self.chunks.clear()
                 self.buffered -= len(chunk)
                 if self.paused and self.buffered < _LOW_WATER and self.transport is not None:
                     self.paused = False

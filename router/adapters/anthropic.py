@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import base64
 import time
-from typing import Any, AsyncIterator
+from typing import Any
 
 import orjson
 
 from ..transport import UpstreamRequest
-from .base import UpstreamError, error_message_from, iter_sse_data, upstream_url
+from .base import UpstreamError, error_message_from, upstream_url
 
 __all__ = ["AnthropicAdapter", "to_anthropic", "from_anthropic"]
 
@@ -37,21 +37,8 @@ class AnthropicAdapter:
             raise UpstreamError("bad-response", _message_of(data) or "Anthropic response has no 'content'", status=200)
         return from_anthropic(data)
 
-    async def parse_stream(self, lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
-        state = _StreamState()
-        async for event, data in iter_sse_data(lines):
-            try:
-                payload = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                raise UpstreamError("bad-response", "upstream sent malformed SSE data") from None
-            kind = payload.get("type", event)
-            if kind == "error":
-                raise UpstreamError("mid-stream", _message_of(payload) or "Anthropic stream error")
-            chunk = state.translate(kind, payload)
-            if chunk is not None:
-                yield chunk
-            if kind == "message_stop":
-                return
+    def stream_decoder(self) -> "_StreamState":
+        return _StreamState()
 
     def error_message(self, status: int, body: bytes) -> str:
         return error_message_from(body, status, _message_of)
@@ -195,6 +182,21 @@ class _StreamState:
         self.completion_tokens = 0
         self.tool_index: dict[int, int] = {}  # Anthropic block index -> OpenAI tool_calls index
         self.created = int(time.time())
+        self.done = False
+
+    def decode(self, event: str | None, data: str) -> dict[str, Any] | None:
+        try:
+            payload = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise UpstreamError("bad-response", "upstream sent malformed SSE data") from None
+        if not isinstance(payload, dict):
+            raise UpstreamError("bad-response", "upstream sent a non-object SSE event")
+        kind = payload.get("type", event)
+        if kind == "error":
+            raise UpstreamError("mid-stream", _message_of(payload) or "Anthropic stream error")
+        if kind == "message_stop":
+            self.done = True
+        return self.translate(kind, payload)
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
         return {"id": "", "object": "chat.completion.chunk", "created": self.created, "model": "",

@@ -1,12 +1,12 @@
 """OpenAI-compatible upstreams (OpenAI, Groq, Together, Fireworks, DeepInfra, vLLM, ...)."""
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from typing import Any
 
 import orjson
 
 from ..transport import UpstreamRequest
-from .base import UpstreamError, error_message_from, iter_sse_data, upstream_url
+from .base import UpstreamError, error_message_from, upstream_url
 
 __all__ = ["OpenAIAdapter"]
 
@@ -35,22 +35,32 @@ class OpenAIAdapter:
             raise UpstreamError("bad-response", "upstream response has no 'choices'", status=200)
         return data
 
-    async def parse_stream(self, lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
-        async for _event, data in iter_sse_data(lines):
-            if data.strip() == "[DONE]":
-                return
-            try:
-                chunk = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                raise UpstreamError("bad-response", "upstream sent malformed SSE data") from None
-            if not isinstance(chunk, dict):
-                raise UpstreamError("bad-response", "upstream sent a non-object SSE chunk")
-            if "error" in chunk:
-                raise UpstreamError("mid-stream", _message_of(chunk) or "upstream stream error")
-            yield chunk
+    def stream_decoder(self) -> "_OpenAIStream":
+        return _OpenAIStream()
 
     def error_message(self, status: int, body: bytes) -> str:
         return error_message_from(body, status, _message_of)
+
+
+class _OpenAIStream:
+    """OpenAI-compatible chunks pass through as they are, after checks; `[DONE]` ends the stream."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    def decode(self, event: str | None, data: str) -> dict[str, Any] | None:
+        if data.strip() == "[DONE]":
+            self.done = True
+            return None
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise UpstreamError("bad-response", "upstream sent malformed SSE data") from None
+        if not isinstance(chunk, dict):
+            raise UpstreamError("bad-response", "upstream sent a non-object SSE chunk")
+        if "error" in chunk:
+            raise UpstreamError("mid-stream", _message_of(chunk) or "upstream stream error")
+        return chunk
 
 
 def _message_of(data: Any) -> str | None:

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from router.adapters import AnthropicAdapter, OpenAIAdapter, UpstreamError, redact
-from router.upstream import open_stream, send_json, sse_lines
+from router.adapters.base import LineSplitter, SSEDecoder
+from router.upstream import open_stream, send_json
 
 _LINE_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # all that str.splitlines splits on
 
@@ -77,8 +78,8 @@ def test_anthropic_stream_translation():
         transport = httpx.MockTransport(lambda r: httpx.Response(200, content=body))
         adapter = AnthropicAdapter()
         request = adapter.build_request("http://up/v1", None, "chat", CHAT, stream=True)
-        response, chunks = await open_stream(transport, adapter, request, 5.0)
-        return [c async for c in chunks]
+        response, batches = await open_stream(transport, adapter, request, 5.0)
+        return [c async for batch in batches for c in batch]
 
     chunks = run(go())
     deltas = [c["choices"][0]["delta"] for c in chunks]
@@ -115,18 +116,41 @@ def test_redact_hides_key_shapes():
 
 
 @settings(max_examples=300, deadline=None)
-@given(lines=st.lists(st.text(alphabet=st.characters(blacklist_characters=_LINE_BREAKS, blacklist_categories=("Cs",)), max_size=12), max_size=8),
+@given(lines=st.lists(st.text(alphabet=st.characters(blacklist_characters=_LINE_BREAKS, blacklist_categories=("Cs",)),
+                              max_size=12), max_size=8),
        endings=st.lists(st.sampled_from(["\n", "\r\n", "\r"]), min_size=8, max_size=8),
        cuts=st.lists(st.integers(min_value=0, max_value=200), max_size=5))
-def test_sse_lines_splits_on_every_line_ending_however_the_bytes_arrive(lines, endings, cuts):
+def test_sse_lines_split_on_every_line_ending_however_the_bytes_arrive(lines, endings, cuts):
     raw = "".join(line + ending for line, ending in zip(lines, endings)).encode()
     bounds = sorted({min(c, len(raw)) for c in cuts})
-    blocks = [raw[a:b] for a, b in zip([0, *bounds], [*bounds, len(raw)])]
+    splitter = LineSplitter()
+    got = [line for a, b in zip([0, *bounds], [*bounds, len(raw)]) for line in splitter.feed(raw[a:b])]
+    assert got + splitter.close() == raw.decode().splitlines()  # str.splitlines reads "\r\n" as one ending, as SSE does
+
+
+def test_sse_decoder_assembles_events_across_blocks():
+    raw = b": keep-alive\n\nevent: delta\ndata: {\"a\":\ndata: 1}\n\ndata: last"
+    decoder = SSEDecoder()
+    events = [e for i in range(0, len(raw), 7) for e in decoder.feed(raw[i:i + 7])]
+    assert events == [("delta", '{"a":\n1}')]
+    assert decoder.close() == [(None, "last")]  # an unterminated last event still counts
+
+
+def test_chunks_before_an_error_in_the_same_read_come_first():
+    ok = b"".join(b"data: " + json.dumps({"choices": [{"index": 0, "delta": {"content": t}}]}).encode() + b"\n\n"
+                  for t in ("a", "b"))
+    body = ok + b'data: {"error": {"message": "overloaded"}}\n\ndata: [DONE]\n\n'
 
     async def go():
-        async def source():
-            for block in blocks:
-                yield block
-        return [line async for line in sse_lines(source())]
+        transport = httpx.MockTransport(lambda r: httpx.Response(200, content=body))
+        adapter = OpenAIAdapter()
+        request = adapter.build_request("http://up/v1", None, "chat", CHAT, stream=True)
+        _response, batches = await open_stream(transport, adapter, request, 5.0)
+        first = await anext(batches)
+        with pytest.raises(UpstreamError) as info:
+            await anext(batches)
+        return first, info.value
 
-    assert run(go()) == raw.decode().splitlines()  # str.splitlines reads "\r\n" as one ending, as SSE does
+    first, error = run(go())
+    assert [c["choices"][0]["delta"]["content"] for c in first] == ["a", "b"]  # one read → one batch
+    assert error.error_class == "mid-stream" and "overloaded" in error.message
