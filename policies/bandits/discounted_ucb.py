@@ -36,6 +36,7 @@ class DiscountedUCB(OutcomeBandit):
     """
 
     name = "discounted-ucb"
+    reads_live_stats = False  # never reads context.stats or context.in_flight (the simulator skips them)
 
     def __init__(self, half_life_s: float | None = 300.0, exploration: float = 0.5, weights: Weights = DEFAULT_WEIGHTS,
                  prior_ttft_s: float = 1.0, prior_tokens_per_s: float = 50.0, prior_failure: float = 0.1,

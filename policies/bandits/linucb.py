@@ -44,6 +44,7 @@ class LinUCB(ScoringPolicy):
     """
 
     name = "linucb"
+    reads_live_stats = False  # never reads context.stats or context.in_flight (the simulator skips them)
 
     def __init__(self, alpha: float = 0.5, ridge: float = 1.0, weights: Weights = DEFAULT_WEIGHTS,
                  prior_ttft_s: float = 1.0, prior_tokens_per_s: float = 50.0, prior_failure: float = 0.1,

@@ -30,6 +30,7 @@ class LatencyBased(ScoringPolicy):
     """
 
     name = "latency-based"
+    reads_live_stats = False  # never reads context.stats or context.in_flight (the simulator skips them)
 
     def __init__(self, buffer: float = 0.1, window: int = 10, failure_latency_s: float = 1000.0, min_prob: float = 0.0):
         self.buffer = buffer

@@ -26,6 +26,7 @@ class RoundRobin(ScoringPolicy):
     """
 
     name = "round-robin"
+    reads_live_stats = False  # never reads context.stats or context.in_flight (the simulator skips them)
 
     def __init__(self, min_prob: float = 0.0):
         self.min_prob = min_prob

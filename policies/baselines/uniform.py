@@ -18,6 +18,7 @@ class Uniform(ScoringPolicy):
     """
 
     name = "uniform"
+    reads_live_stats = False  # never reads context.stats or context.in_flight (the simulator skips them)
 
     def __init__(self, min_prob: float = 0.0):
         self.min_prob = min_prob  # accepted for a uniform signature; uniform already exceeds any floor

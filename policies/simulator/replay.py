@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 import numpy as np
 import polars as pl
 
-from ..base import Observation, Policy, RequestFeatures, RoutingContext
+from ..base import EMPTY_STATS, Observation, Policy, RequestFeatures, RoutingContext
 from ..registry import make_policy
 from ..sampler import fallback_order, first_choice
 from .config import ORACLE, ReplayConfig, ReplayResult
@@ -222,6 +222,9 @@ class _Run:
         batch_size = 16  # adapted to how long versions last (see below)
         batch_features: list[RequestFeatures] = []
         batch_values: list[list[float]] = []
+        # Live stats and in-flight counts cost a few microseconds a request to keep; a policy that
+        # declares it never reads them (`reads_live_stats = False`) gets empty ones instead.
+        live = policy is not None and getattr(policy, "reads_live_stats", True)
         heappush, heappop = heapq.heappush, heapq.heappop
         seq = self.seq
 
@@ -230,7 +233,8 @@ class _Run:
             while finishing and finishing[0][0] <= now:
                 end, _, j, payload = heappop(finishing)
                 in_flight[j] -= 1
-                stats.observe(*payload)
+                if live:
+                    stats.observe(*payload)
                 if breakers:
                     # Dispatch's CircuitBreaker.record, on the simulated clock.
                     trial[j] = False
@@ -269,7 +273,10 @@ class _Run:
                 features = batch_features[r - batch_start]
             else:
                 features = RequestFeatures(prompts[r], max_tokens[r], expected[r], streams[r], tools[r], hours[r])
-            context = RoutingContext(features, now, stats.snapshot(), None, dict(zip(ids, busy_row)))
+            if live:
+                context = RoutingContext(features, now, stats.snapshot(), None, dict(zip(ids, busy_row)))
+            else:
+                context = RoutingContext(features, now, EMPTY_STATS, None, EMPTY_STATS)
             # The decision as parallel lists: `values[i]` is the policy's probability of world column
             # `columns[i]`; `order` holds positions in them, the first choice only until a fallback is needed.
             if distribution is None:

@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 
 from policies.base import Policy
-from policies.registry import available_policies
+from policies.registry import available_policies, make_policy
 from policies.simulator.eventlog import events_frame, write_events
 from policies.simulator.replay import ORACLE, ReplayConfig, replay
 from policies.simulator.scenario import available_scenarios, load_scenario
@@ -209,3 +209,14 @@ def test_batched_decisions_replay_exactly_as_one_at_a_time(trace, scenario):
     single = replay(trace, scenario, "thompson", ReplayConfig(seed=6, batch_decisions=False))
     assert batched.requests.equals(single.requests) and batched.attempts.equals(single.attempts)
     assert single.requests["propensity"].n_unique() > 10  # real Monte-Carlo propensities were compared
+
+
+@pytest.mark.parametrize("name", [n for n in available_policies() if not getattr(make_policy(n), "reads_live_stats", True)])
+def test_policies_that_skip_live_stats_route_as_if_they_had_them(trace, name):
+    policy = make_policy(name)
+    if "seed" in policy.get_params():
+        policy = make_policy(name, seed=3)
+    with_stats = type("WithLiveStats", (type(policy),), {"reads_live_stats": True})(**policy.get_params())
+    skipped = replay(trace.head(600), "outage-of-best", policy, ReplayConfig(seed=9))
+    kept = replay(trace.head(600), "outage-of-best", with_stats, ReplayConfig(seed=9))
+    assert skipped.requests.equals(kept.requests) and skipped.attempts.equals(kept.attempts)
