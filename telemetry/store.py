@@ -116,7 +116,11 @@ class EventStore:
         _event_batch = batch  # found by DuckDB's replacement scan: register()/unregister() cost ~0.5 ms per batch
         connection.execute("BEGIN TRANSACTION")
         try:
-            connection.execute("INSERT INTO events SELECT * FROM _event_batch")
+            # RETURNING makes DuckDB plan its serial Insert instead of the Batch Insert it picks when it
+            # has several threads, whose extra row collections cost ~0.4 us/event at 5k rows and ~0.3
+            # at 200k. fetchnumpy() drains the returned zeros as one array: the cheapest way to finish
+            # the statement that works on every DuckDB version.
+            connection.execute("INSERT INTO events SELECT * FROM _event_batch RETURNING 0").fetchnumpy()
             # Mark the rollup dirty from the oldest event just written (see telemetry.rollups).
             connection.execute(
                 "UPDATE rollup_state SET dirty_from = least(coalesce(dirty_from, $oldest), $oldest)",
