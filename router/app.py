@@ -1,6 +1,7 @@
 """`create_app(settings)` builds the gateway; long-lived resources live in the lifespan."""
 from __future__ import annotations
 
+import gc
 import logging
 from contextlib import asynccontextmanager
 from typing import Any, Awaitable, Callable
@@ -93,6 +94,11 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None,
         app.state.telemetry = services.telemetry
         app.state.billing = services.billing
         app.state.demo = services.demo
+        # Everything loaded so far (~175k objects: catalog, libraries, policies) lives as long as
+        # the process. Frozen, the collector stops re-scanning it: a full collection over it takes
+        # ~60 ms of CPU, a pause for every request in flight whenever one comes due.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
