@@ -21,11 +21,14 @@ from telemetry.writer import TelemetryWriter
 
 
 def bench_ingest(events, directory: Path, repeats: int) -> dict[str, float]:
-    """Events/s through the writer (record everything, then stop() = flush) and straight store.append.
+    """Events/s through the writer (record everything, then stop() = flush and close) and straight store.append.
 
-    Best of `repeats` fresh files: the machine is shared, and the best run is the least disturbed.
+    The append rate is given twice: for the appends alone, and including the CHECKPOINT that folds
+    what is still in DuckDB's WAL into the database file (work the appends defer, which stop() pays
+    for the writer when it closes the file). Best of `repeats` fresh files: the machine is shared,
+    and the best run is the least disturbed.
     """
-    writer_rates, append_rates = [], []
+    writer_rates, append_rates, checkpointed_rates = [], [], []
     for repeat in range(repeats):
         writer = TelemetryWriter(directory / f"writer-{repeat}.duckdb", max_queue=len(events) + 1).start()
         started = time.perf_counter()
@@ -39,8 +42,13 @@ def bench_ingest(events, directory: Path, repeats: int) -> dict[str, float]:
             for i in range(0, len(events), 5_000):
                 store.append(events[i:i + 5_000])
             append_rates.append(len(events) / (time.perf_counter() - started))
+            store.connection.execute("CHECKPOINT")
+            checkpointed_rates.append(len(events) / (time.perf_counter() - started))
+            (n_rows,) = store.connection.execute("SELECT count(*) FROM events").fetchall()[0]
+            assert n_rows == len(events)
     return {"writer": max(writer_rates), "writer_median": statistics.median(writer_rates),
-            "append": max(append_rates), "append_median": statistics.median(append_rates)}
+            "append": max(append_rates), "append_median": statistics.median(append_rates),
+            "checkpointed": max(checkpointed_rates), "checkpointed_median": statistics.median(checkpointed_rates)}
 
 
 def bench_record(events, directory: Path) -> dict[str, float]:
@@ -92,6 +100,9 @@ def main() -> None:
         ("ingest via EventStore.append, 5k batches, best/median of 3",
          f"{ingest['append']:,.0f} / {ingest['append_median']:,.0f} events/s", ">= 200,000 events/s",
          ingest["append"] >= 200_000),
+        ("  the same including the final CHECKPOINT",
+         f"{ingest['checkpointed']:,.0f} / {ingest['checkpointed_median']:,.0f} events/s", ">= 200,000 events/s",
+         ingest["checkpointed"] >= 200_000),
         ("record() request-path cost, mean", f"{record['mean_us']:.2f} us", "<= 10 us", record["mean_us"] <= 10),
         ("record() request-path cost, p99", f"{record['p99_us']:.2f} us", "<= 10 us", record["p99_us"] <= 10),
         (f"rollup over {n_rollup:,} events ({rollup['rows']:,} minute rows)", f"{rollup['seconds']:.2f} s",
