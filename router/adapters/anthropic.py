@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from ..transport import UpstreamRequest
-from .base import UpstreamError, error_message_from, upstream_url
+from .base import UpstreamError, error_message_from, sse_object, upstream_url
 
 __all__ = ["AnthropicAdapter", "to_anthropic", "from_anthropic"]
 
@@ -185,12 +185,7 @@ class _StreamState:
         self.done = False
 
     def decode(self, event: str | None, data: str) -> dict[str, Any] | None:
-        try:
-            payload = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            raise UpstreamError("bad-response", "upstream sent malformed SSE data") from None
-        if not isinstance(payload, dict):
-            raise UpstreamError("bad-response", "upstream sent a non-object SSE event")
+        payload = sse_object(data)
         kind = payload.get("type", event)
         if kind == "error":
             raise UpstreamError("mid-stream", _message_of(payload) or "Anthropic stream error")

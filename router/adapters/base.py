@@ -119,6 +119,17 @@ class SSEDecoder:
         return events
 
 
+def sse_object(data: str) -> dict[str, Any]:
+    """One SSE event's data as a JSON object; a "bad-response" UpstreamError when it is not one."""
+    try:
+        payload = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise UpstreamError("bad-response", "upstream sent malformed SSE data") from None
+    if not isinstance(payload, dict):
+        raise UpstreamError("bad-response", "upstream sent a non-object SSE event")
+    return payload
+
+
 class StreamDecoder(Protocol):
     """One stream's state in an adapter: each SSE event → an OpenAI chunk, or None (nothing to send).
 

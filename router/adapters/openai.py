@@ -6,7 +6,7 @@ from typing import Any
 import orjson
 
 from ..transport import UpstreamRequest
-from .base import UpstreamError, error_message_from, upstream_url
+from .base import UpstreamError, error_message_from, sse_object, upstream_url
 
 __all__ = ["OpenAIAdapter"]
 
@@ -52,12 +52,7 @@ class _OpenAIStream:
         if data.strip() == "[DONE]":
             self.done = True
             return None
-        try:
-            chunk = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            raise UpstreamError("bad-response", "upstream sent malformed SSE data") from None
-        if not isinstance(chunk, dict):
-            raise UpstreamError("bad-response", "upstream sent a non-object SSE chunk")
+        chunk = sse_object(data)
         if "error" in chunk:
             raise UpstreamError("mid-stream", _message_of(chunk) or "upstream stream error")
         return chunk
