@@ -7,6 +7,7 @@ import pytest
 from telemetry.events import EVENT_FIELDS
 from telemetry.migrations import MIGRATIONS, migrate
 from telemetry.store import EVENT_ARROW_SCHEMA, EventStore, events_arrow, events_frame
+from telemetry.synthetic import synthetic_events_frame
 
 
 def test_events_table_columns_follow_event_fields(store_path):
@@ -105,3 +106,14 @@ def test_a_failed_insert_leaves_nothing_behind(store_path, make_event):
         (dirty_from,) = store.connection.execute("SELECT dirty_from FROM rollup_state").fetchall()[0]
         store.append([make_event()])  # the connection is usable again (no transaction left open)
     assert count == 1 and dirty_from != 1.0
+
+
+def test_batches_above_a_row_group_take_the_parallel_insert_path_intact(store_path):
+    frame = synthetic_events_frame(130_000, n_endpoints=5)  # > 122,880 rows: DuckDB's Batch Insert
+    with EventStore(store_path) as store:
+        assert store.append_frame(frame) == 130_000
+        assert store.append_frame(frame.head(10)) == 10  # small batch: serial Insert
+        stored = store.query("SELECT count(*) AS n, sum(completion_tokens) AS tokens, min(ts) AS oldest FROM events")
+    assert stored["n"][0] == 130_010
+    assert stored["tokens"][0] == frame["completion_tokens"].sum() + frame.head(10)["completion_tokens"].sum()
+    assert stored["oldest"][0] == frame["ts"].min()
