@@ -87,6 +87,13 @@ def first_choice(values: Sequence[float], gumbels: Sequence[float]) -> tuple[int
     weights = [v if v > 0.0 else 0.0 for v in map(float, values)]
     total = sum(weights)
     log, minus_inf = math.log, -math.inf
+    if total == 1.0 and weights.count(0.0) == n - 1:
+        # One certain choice (a greedy policy without a floor): no Gumbel can change it, and the
+        # general arithmetic below would give exactly these scores (log 1 = 0, log 0 -> -inf).
+        best = weights.index(1.0)
+        scores = [minus_inf] * n
+        scores[best] = 0.0 + gumbels[best]
+        return best, 1.0, scores
     if total > 0.0 and math.isfinite(total):
         # p = w / total as in `sample_order`, computed inside the one pass that needs it.
         scores = [log(p) + g if (p := w / total) > 0.0 else minus_inf for w, g in zip(weights, gumbels)]

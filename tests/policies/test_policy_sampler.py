@@ -83,6 +83,8 @@ def test_list_fast_path_gives_sample_orders_order_and_propensity():
             values[0] = values[-1]  # exact ties keep input order in both
         if trial % 13 == 0:
             values = np.round(values * 4) / 4  # more ties, including between non-zero entries
+        if trial % 5 == 0:
+            values = np.eye(n)[int(shapes.integers(n))]  # one certain choice (greedy without a floor)
         gumbels = shapes.gumbel(size=n + 3).tolist()  # extra draws must be ignored
         keys = [f"e{i}" for i in range(n)]
         expected_order, expected_propensity = sample_order(dict(zip(keys, values.tolist())), _Recorded(gumbels))
