@@ -2,11 +2,11 @@
 
 `record()` is the only call on the request path. It appends to a bounded in-memory queue and
 returns at once; a full queue counts the event as dropped (exposed as `dropped`) instead of blocking
-or growing. One daemon thread owns the DuckDB connection: it wakes every `flush_interval_s` (or when
-a batch is full), writes whatever is queued with one transaction per `batch_size` events, and runs
-maintenance tasks handed to it with `call()` (rollups, price updates, retention), so all writes are
-serialised without DuckDB transaction conflicts. Readers in the same process use `read_frame()`,
-which runs on its own cursor of the same database.
+or growing. One daemon thread owns the DuckDB connection: it wakes every `flush_interval_s` (at once
+while 5,000 or more events wait), writes whatever is queued with one transaction per `batch_size`
+events, and runs maintenance tasks handed to it with `call()` (rollups, price updates, retention),
+so all writes are serialised without DuckDB transaction conflicts. Readers in the same process use
+`read_frame()`, which runs on its own cursor of the same database.
 """
 from __future__ import annotations
 
@@ -153,7 +153,8 @@ class TelemetryWriter:
     # -- the writer thread ----------------------------------------------------------------------
     def _run(self) -> None:
         while True:
-            if len(self._queue) < self.batch_size:
+            # A backlog that built up while the last batch was written goes in without waiting a tick.
+            if len(self._queue) < min(self.batch_size, CONVERT_CHUNK):
                 self._wake.wait(self.flush_interval_s)
             self._wake.clear()
             stopping = self._stopping  # read before draining, so nothing queued before stop is left

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -100,3 +101,13 @@ def test_batch_size_caps_the_events_per_transaction_without_losing_any(store_pat
     assert (writer.written, writer.failed) == (4_000, 0)
     with EventStore(store_path) as store:
         assert store.query("SELECT count(DISTINCT request_id) AS n FROM events")["n"][0] == 4_000
+
+
+def test_a_backlog_is_written_without_waiting_for_the_next_tick(store_path, make_event):
+    events = [make_event() for _ in range(6_000)]
+    with TelemetryWriter(store_path, flush_interval_s=60.0) as writer:
+        writer.call(lambda store: [writer.record(event) for event in events])  # a backlog builds while it is busy
+        deadline = time.monotonic() + 20.0  # far below the 60 s tick
+        while writer.written < len(events) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert writer.written == len(events)
