@@ -37,9 +37,10 @@ CONVERT_CHUNK = 5_000
 
 class TelemetryWriter:
     """`batch_size` caps the events per transaction; by default (None) it is `max_queue`: each wake-up
-    writes everything queued in one transaction. Per event that is ~2x cheaper in DuckDB than 5k-event
-    commits: an insert that fills a row group (122,880 rows) is compressed straight into the database
-    file, skipping the WAL and the later checkpoint, and the per-commit costs are paid once.
+    writes everything queued in one transaction. DuckDB's time per event falls with the transaction
+    size (measured: ~30% less at 100k events than in 5k-event commits, ~45% less at 200k): the
+    per-commit costs are paid once, and from a row group (122,880 events) on, rows are compressed
+    straight into the database file instead of going through the WAL and a later checkpoint.
     """
 
     def __init__(self, store_path: str | Path, max_queue: int = 100_000, batch_size: int | None = None,
