@@ -91,10 +91,12 @@ class ThompsonSampling(OutcomeBandit):
         self._ensure_state()
         rows, updated = self.rows_, self.updated_
         found = [rows.get(e) for e in endpoint_ids]
-        # In candidate order, so that the generator is consumed in the same order in every process.
-        stale = [e for e, row in zip(endpoint_ids, found) if row is None or (e in updated and self._moved(row))]
-        if updated:
+        if updated or None in found:
+            # In candidate order, so that the generator is consumed in the same order in every process.
+            stale = [e for e, row in zip(endpoint_ids, found) if row is None or (e in updated and self._moved(row))]
             updated.difference_update(endpoint_ids)  # checked against their bands (stale ones are redrawn)
+        else:
+            stale = []
         max_age = None if self.half_life_s is None else 0.25 * self.half_life_s
         if max_age is not None and self.drawn_at_ and now - min(self.drawn_at_) > max_age:
             drawn_at = self.drawn_at_
@@ -212,7 +214,12 @@ class ThompsonSampling(OutcomeBandit):
         While the version stays the same, `distribution` (without a sort) is a fixed function of
         each request's features, so requests can be decided together with `distribution_batch`.
         """
-        self._rows([c.endpoint_id for c in candidates], context.now)
+        if not isinstance(candidates, tuple):
+            self._rows([c.endpoint_id for c in candidates], context.now)
+        else:  # replay passes the same (immutable) tuple again and again
+            if candidates is not self.__dict__.get("candidates_"):
+                self.candidates_, self.candidate_ids_ = candidates, [c.endpoint_id for c in candidates]
+            self._rows(self.candidate_ids_, context.now)
         return self.draws_version_
 
     def distribution_batch(self, candidates: Sequence[Candidate],
