@@ -98,6 +98,8 @@ class EventStore:
 
     def append_arrow(self, batch: pa.Table) -> int:
         """Insert an Arrow table with exactly `EVENT_ARROW_SCHEMA` (see `events_arrow`), in one transaction."""
+        if not batch.schema.equals(EVENT_ARROW_SCHEMA):  # INSERT ... SELECT * matches columns by position
+            raise ValueError(f"append_arrow needs EVENT_ARROW_SCHEMA (build the table with events_arrow), got {batch.schema}")
         if batch.num_rows == 0:
             return 0
         return self._insert(batch, pc.min(batch["ts"]).as_py())

@@ -91,6 +91,9 @@ def test_append_arrow_inserts_and_marks_the_rollup_dirty(store_path, make_event)
         assert store.append_arrow(events_arrow(events[5:])) == 5
         assert store.append_arrow(events_arrow(events[:5])) == 5  # older events lower the dirty mark
         assert store.append_arrow(events_arrow([])) == 0
+        reordered = events_arrow(events).select(list(reversed(EVENT_ARROW_SCHEMA.names)))
+        with pytest.raises(ValueError, match="EVENT_ARROW_SCHEMA"):
+            store.append_arrow(reordered)
         stored = store.query("SELECT * FROM events ORDER BY ts")
         (dirty_from,) = store.connection.execute("SELECT dirty_from FROM rollup_state").fetchall()[0]
     assert stored.to_dicts() == events_frame(events).to_dicts()
