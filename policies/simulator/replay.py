@@ -140,8 +140,12 @@ class _Run:
         self.breaker_streak = [0] * self.k  # consecutive failures per endpoint
         self.breaker_opened_at: list[float | None] = [None] * self.k
         self.breaker_trial = [False] * self.k  # a half-open trial is in flight
-        self.finishing: list = []  # heap of (end time, seq, endpoint column, stats payload)
-        self.feedback: list = []  # heap of (visible time, seq, Observation)
+        # One heap of (time, seq, endpoint column, stats payload, Observation): an attempt ends
+        # (column >= 0; its observation rides along when feedback is immediate) or an observation
+        # becomes visible (column -1). Stats and breakers never read the policy and the policy never
+        # reads them while learning, so handling the two kinds in time order equals handling all
+        # endings first, as dispatch's separate paths would.
+        self.events: list = []
         self.seq = 0
         # Fit-only policies collect outcomes here and are refitted on a schedule (see ReplayConfig).
         refits = policy is not None and policy.needs_refit and config.refit_every_s is not None
@@ -200,7 +204,7 @@ class _Run:
 
         ids, index, capacity, slope, limit = self.ids, self.index, self.capacity, self.slope, self.limit
         set_columns = self.candidate_set_columns
-        in_flight, stats, finishing, feedback = self.in_flight, self.stats, self.finishing, self.feedback
+        in_flight, stats, events = self.in_flight, self.stats, self.events
         delay, max_attempts = config.feedback_delay_s, config.max_attempts or k
         breakers = policy is not None and config.breaker_failures is not None
         breaker_failures, breaker_cooldown = config.breaker_failures, config.breaker_cooldown_s
@@ -230,23 +234,24 @@ class _Run:
 
         for r in range(n):
             now = times[r]
-            while finishing and finishing[0][0] <= now:
-                end, _, j, payload = heappop(finishing)
-                in_flight[j] -= 1
-                if live:
-                    stats.observe(*payload)
-                if breakers:
-                    # Dispatch's CircuitBreaker.record, on the simulated clock.
-                    trial[j] = False
-                    if payload[2]:
-                        streak[j] = 0
-                        opened_at[j] = None
-                    else:
-                        streak[j] += 1
-                        if opened_at[j] is not None or streak[j] >= breaker_failures:
-                            opened_at[j] = end
-            while feedback and feedback[0][0] <= now:
-                update(heappop(feedback)[2])
+            while events and events[0][0] <= now:
+                end, _, j, payload, observation = heappop(events)
+                if j >= 0:
+                    in_flight[j] -= 1
+                    if live:
+                        stats.observe(*payload)
+                    if breakers:
+                        # Dispatch's CircuitBreaker.record, on the simulated clock.
+                        trial[j] = False
+                        if payload[2]:
+                            streak[j] = 0
+                            opened_at[j] = None
+                        else:
+                            streak[j] += 1
+                            if opened_at[j] is not None or streak[j] >= breaker_failures:
+                                opened_at[j] = end
+                if observation is not None:
+                    update(observation)
             if history is not None:
                 if self.next_refit is None:
                     self.next_refit = now + refit_every
@@ -337,7 +342,7 @@ class _Run:
                     if now - opened_at[j] < breaker_cooldown or trial[j]:
                         if breaker_feedback and update is not None:
                             seq += 1
-                            heappush(feedback, (now + delay, seq, Observation(
+                            heappush(events, (now + delay, seq, -1, None, Observation(
                                 ids[j], context, False, "circuit-open", None, 0.0, 0, None, 0.0,
                                 attempt_propensity, now + delay)))
                         if fallbacks_pending:
@@ -375,13 +380,15 @@ class _Run:
                 seq += 1
                 reported_speed = speed if speed > 0.0 else None
                 endpoint_id = ids[j]
-                heappush(finishing, (end, seq, j, (
+                observation = None if update is None else Observation(
+                    endpoint_id, context, success, error_class, ttft if success else None, latency,
+                    output_tokens if success else 0, reported_speed, cost, attempt_propensity, end + delay)
+                if observation is not None and delay != 0.0:
+                    heappush(events, (end + delay, seq, -1, None, observation))
+                    observation = None
+                heappush(events, (end, seq, j, (
                     endpoint_id, end, success, error_class not in _UPTIME_EXCLUDED, ttft if success else None,
-                    latency if success else None, reported_speed)))
-                if update is not None:
-                    heappush(feedback, (end + delay, seq, Observation(
-                        endpoint_id, context, success, error_class, ttft if success else None, latency,
-                        output_tokens if success else 0, reported_speed, cost, attempt_propensity, end + delay)))
+                    latency if success else None, reported_speed), observation))
                 attempt += 1
                 if success:
                     requests_log.append((True, attempt, columns[first], j, propensity, elapsed + ttft,
