@@ -29,6 +29,7 @@ __all__ = ["LinUCB"]
 
 _N_FEATURES = len(RequestFeatures().as_vector())
 _TTFT, _TPS, _FAIL = range(3)
+_GAIN_OF_TARGET = [1, 1, 0]  # gain rows (0: all attempts, 1: successes) that move ttft, tps, failure
 
 
 @register
@@ -92,11 +93,12 @@ class LinUCB(ScoringPolicy):
         gain = a_inv_x / (a_inv_x @ x + 1.0)[:, None]
         predicted = projected[:3].tolist()
         failure_error = (0.0 if observation.success else 1.0) - self.prior_failure - predicted[_FAIL]
-        model[:, _FAIL] += gain[0] * failure_error
-        if speed is not None:
-            errors = [math.log(speed[0] / self.prior_ttft_s) - predicted[_TTFT],
-                      math.log(speed[1] / self.prior_tokens_per_s) - predicted[_TPS]]
-            model[:, :2] += np.outer(gain[1], errors)
+        if speed is None:
+            model[:, _FAIL] += gain[0] * failure_error
+        else:  # ttft and tps move with the successes' gain, failure with all attempts' gain
+            errors = np.array([math.log(speed[0] / self.prior_ttft_s) - predicted[_TTFT],
+                               math.log(speed[1] / self.prior_tokens_per_s) - predicted[_TPS], failure_error])
+            model[:, :3] += gain[_GAIN_OF_TARGET].T * errors
         inverses = model[:, 3:3 + blocks * _N_FEATURES].reshape(_N_FEATURES, blocks, _N_FEATURES)
         inverses -= a_inv_x.T[:, :, None] * gain[None, :, :]
 
