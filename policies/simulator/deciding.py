@@ -23,7 +23,7 @@ from ..base import Candidate, Policy, RequestFeatures, RoutingContext
 from ..sampler import floor_values
 from ..scoring import ScoringPolicy
 
-__all__ = ["aligned_probabilities", "batch_decider"]
+__all__ = ["aligned_probabilities", "batch_decider", "DecisionBatches"]
 
 AlignedProbabilities = Callable[[Sequence[Candidate], RoutingContext], list[float]]
 
@@ -55,3 +55,49 @@ def batch_decider(policy: Policy) -> tuple[DistributionVersion, DistributionBatc
     if version is None or batch is None or aligned_probabilities(policy) is None:
         return None
     return version, batch
+
+
+class DecisionBatches:
+    """The replay loop's batches: probabilities of the next requests, decided together at one version.
+
+    `values(r, ...)` first asks the policy for its version at request r (which refreshes the
+    policy exactly as deciding r alone would); while it is unchanged the probabilities computed
+    for r in the current batch are those `distribution` would give. A new batch runs from r to
+    the last following request that `batchable` accepts, at most `size` requests; the size grows
+    while versions outlast batches and shrinks when batches are cut short.
+    """
+
+    max_size = 64
+
+    def __init__(self, version: DistributionVersion, batch: DistributionBatch,
+                 features_of: Callable[[int], RequestFeatures], batchable: Callable[[int, int], bool],
+                 n_requests: int) -> None:
+        self.version, self.batch = version, batch
+        self.build_features, self.batchable, self.n_requests = features_of, batchable, n_requests
+        self.start = self.end = 0  # requests [start, end) were decided at `decided_at`
+        self.decided_at: Hashable = None
+        self.size = 16
+        self.features: list[RequestFeatures] = []
+        self.probabilities: list[list[float]] = []
+
+    def features_of(self, r: int) -> RequestFeatures | None:
+        """Request r's features object when a batch already built it (one object per request)."""
+        return self.features[r - self.start] if self.start <= r < self.end else None
+
+    def values(self, r: int, epoch: int, candidates: Sequence[Candidate], context: RoutingContext,
+               features: RequestFeatures) -> list[float]:
+        version = self.version(candidates, context)
+        if version != self.decided_at or r >= self.end:
+            if r >= self.end:
+                self.size = min(2 * self.size, self.max_size)
+            elif 2 * (r - self.start) < self.end - self.start:
+                self.size = max(self.size // 2, 1)
+            stop, end = min(self.n_requests, r + self.size), r + 1
+            while end < stop and self.batchable(end, epoch):
+                end += 1
+            # Requests still ahead in a cut-short batch keep their features objects.
+            kept = self.features[r - self.start:end - self.start] if r < self.end else [features]
+            self.features = kept + [self.build_features(q) for q in range(r + len(kept), end)]
+            self.probabilities = self.batch(candidates, self.features)
+            self.start, self.end, self.decided_at = r, end, version
+        return self.probabilities[r - self.start]

@@ -32,7 +32,7 @@ from ..registry import make_policy
 from ..sampler import fallback_order, first_choice
 from .config import ORACLE, ReplayConfig, ReplayResult
 from .frames import REQUEST_LOG_FIELDS, attempt_frame, request_frame
-from .deciding import aligned_probabilities, batch_decider
+from .deciding import DecisionBatches, aligned_probabilities, batch_decider
 from .oracle import endpoint_outcomes, oracle_utility, outcome_utility
 from .scenario import Scenario, load_scenario
 from .stats import SimulatedStats
@@ -41,7 +41,6 @@ from .world import ERROR_CLASS_OF_CODE, FAIL_429, FAIL_TIMEOUT, OK, World
 __all__ = ["ReplayConfig", "ReplayResult", "replay", "bind_world", "ORACLE", "make_replay_policy"]
 
 _UPTIME_EXCLUDED = ("429", "user", "client-cancel")
-_MAX_BATCH = 64  # requests decided together at most (see ReplayConfig.batch_decisions)
 
 
 def bind_world(world: World | Scenario | str, trace: pl.DataFrame) -> World:
@@ -219,13 +218,18 @@ class _Run:
         refit_every = config.refit_every_s
         distribution = policy.distribution if policy is not None else None
         aligned = aligned_probabilities(policy) if policy is not None else None
-        batcher = batch_decider(policy) if policy is not None and config.batch_decisions else None
-        # Requests [batch_start, batch_end) were decided together at version `batch_version`.
-        batch_start = batch_end = 0
-        batch_version = None
-        batch_size = 16  # adapted to how long versions last (see below)
-        batch_features: list[RequestFeatures] = []
-        batch_values: list[list[float]] = []
+
+        def build_features(q: int) -> RequestFeatures:
+            return RequestFeatures(prompts[q], max_tokens[q], expected[q], streams[q], tools[q], hours[q])
+
+        def batchable(q: int, epoch: int) -> bool:  # the epoch's full candidate set, as request r
+            return epoch_of[q] == epoch and needed[q] <= min_context
+
+        def batches_for(policy: Policy | None) -> DecisionBatches | None:
+            decider = batch_decider(policy) if policy is not None and config.batch_decisions else None
+            return None if decider is None else DecisionBatches(*decider, build_features, batchable, n)
+
+        batches = batches_for(policy)
         # Live stats and in-flight counts cost a few microseconds a request to keep; a policy that
         # declares it never reads them (`reads_live_stats = False`) gets empty ones instead.
         live = policy is not None and getattr(policy, "reads_live_stats", True)
@@ -260,8 +264,7 @@ class _Run:
                         policy = self.policy = policy.clone().fit(list(history))
                         distribution = policy.distribution
                         aligned = aligned_probabilities(policy)
-                        batcher = batch_decider(policy) if config.batch_decisions else None
-                        batch_end = batch_start
+                        batches = batches_for(policy)
                     self.next_refit = now + refit_every
             busy_row = tuple(in_flight)
             in_flight_log.extend(busy_row)
@@ -274,9 +277,8 @@ class _Run:
                     requests_log.append((False, 0, -1, -1, 1.0, 0.0, 0.0, 0.0, 0.0))
                     continue
                 candidate_set = self._candidate_set(candidates)
-            if batch_start <= r < batch_end:
-                features = batch_features[r - batch_start]
-            else:
+            features = batches.features_of(r) if batches is not None else None
+            if features is None:
                 features = RequestFeatures(prompts[r], max_tokens[r], expected[r], streams[r], tools[r], hours[r])
             if live:
                 context = RoutingContext(features, now, stats.snapshot(), None, dict(zip(ids, busy_row)))
@@ -289,25 +291,8 @@ class _Run:
                 columns = [self._oracle_choice(potential, r, busy_row, prompt_np, output_np, stream_np, candidates)]
                 first, propensity, scores = 0, 1.0, None
             else:
-                if batcher is not None and needed[r] <= min_context:
-                    version = batcher[0](candidates, context)
-                    if version != batch_version or r >= batch_end:
-                        # Longer batches while versions outlast them, shorter when they are cut short.
-                        if r >= batch_end:
-                            batch_size = min(2 * batch_size, _MAX_BATCH)
-                        elif 2 * (r - batch_start) < batch_end - batch_start:
-                            batch_size = max(batch_size // 2, 1)
-                        stop, end = min(n, r + batch_size), r + 1
-                        while end < stop and epoch_of[end] == epoch and needed[end] <= min_context:
-                            end += 1
-                        # Requests still ahead in the cut-short batch keep their features objects.
-                        kept = batch_features[r - batch_start:end - batch_start] if r < batch_end else [features]
-                        batch_features = kept + [
-                            RequestFeatures(prompts[q], max_tokens[q], expected[q], streams[q], tools[q], hours[q])
-                            for q in range(r + len(kept), end)]
-                        batch_values = batcher[1](candidates, batch_features)
-                        batch_start, batch_end, batch_version = r, end, version
-                    values = batch_values[r - batch_start]
+                if batches is not None and needed[r] <= min_context:
+                    values = batches.values(r, epoch, candidates, context, features)
                     columns = set_columns[candidate_set]
                 elif aligned is not None:
                     values = aligned(candidates, context)
