@@ -1,12 +1,9 @@
 """Replay a trace through a policy in a simulated world, exactly as serving would route it.
 
-For each request, in arrival order: feedback that has become visible is delivered (live stats at
-the attempt's end, `policy.update` after `feedback_delay_s`), finished attempts leave the
-in-flight counts, the policy returns its distribution over the candidates, the shared sampler
-turns it into an attempt order, and attempts are made in that order until one succeeds, as
-dispatch falls back. The world's outcomes are drawn in vectorised batches before the loop (common
-random numbers: every policy faces the same draws for the same seed), so the loop's per-request
-cost is the policy call plus a little bookkeeping.
+The request loop (`loop.ReplayRun`) routes each request in arrival order as dispatch would,
+feeding outcomes back to the policy. The world's outcomes are drawn in vectorised batches before
+the loop (common random numbers: every policy faces the same draws for the same seed), so the
+loop's per-request cost is the policy call plus a little bookkeeping.
 
 >>> from policies.simulator.traces import load_trace
 >>> result = replay(load_trace("azure-conv", limit=500), "steady", "uniform", ReplayConfig(seed=1))
@@ -17,30 +14,22 @@ from __future__ import annotations
 
 import copy
 import gc
-import heapq
-from collections import deque
-from contextlib import contextmanager
-import math
 import time
-from typing import Callable, Sequence
+from contextlib import contextmanager
+from typing import Callable
 
 import numpy as np
 import polars as pl
 
-from ..base import EMPTY_STATS, Observation, Policy, RequestFeatures, RoutingContext
+from ..base import Policy
 from ..registry import make_policy
-from ..sampler import fallback_order, first_choice
 from .config import ORACLE, ReplayConfig, ReplayResult
-from .frames import REQUEST_LOG_FIELDS, attempt_frame, request_frame
-from .deciding import DecisionBatches, aligned_probabilities, batch_decider
-from .oracle import endpoint_outcomes, oracle_utility, outcome_utility
+from .frames import attempt_frame, request_frame
+from .loop import ReplayRun
 from .scenario import Scenario, load_scenario
-from .stats import SimulatedStats
-from .world import ERROR_CLASS_OF_CODE, FAIL_429, FAIL_TIMEOUT, OK, World
+from .world import World
 
 __all__ = ["ReplayConfig", "ReplayResult", "replay", "bind_world", "ORACLE", "make_replay_policy"]
-
-_UPTIME_EXCLUDED = ("429", "user", "client-cancel")
 
 
 def bind_world(world: World | Scenario | str, trace: pl.DataFrame) -> World:
@@ -104,7 +93,7 @@ def _replay(trace: pl.DataFrame, world: World | Scenario | str, policy: str | Po
     name = ORACLE if learner is None else learner.name
     version = "ground-truth" if learner is None else str(getattr(learner, "version", "0"))
     started = time.perf_counter()
-    run = _Run(world, learner, config)
+    run = ReplayRun(world, learner, config)
     n = trace.height
     seeds = np.random.SeedSequence(config.seed).spawn(2)
     world_rng, sampler_rng = (np.random.default_rng(s) for s in seeds)
@@ -121,296 +110,3 @@ def _replay(trace: pl.DataFrame, world: World | Scenario | str, policy: str | Po
     attempts = attempt_frame(run.attempts, run.epoch_prices, run.ids)
     return ReplayResult(name, version, world, config, requests, attempts, tuple(run.candidate_sets), wall,
                         run.policy)
-
-
-class _Run:
-    """State of one replay: the request loop and the records it appends."""
-
-    def __init__(self, world: World, policy: Policy | None, config: ReplayConfig) -> None:
-        self.world, self.policy, self.config = world, policy, config
-        self.ids = list(world.endpoint_ids)
-        self.k = len(self.ids)
-        self.index = {e: j for j, e in enumerate(self.ids)}
-        self.capacity = [float(e.capacity) if e.capacity else math.inf for e in world.endpoints]
-        self.slope = [e.load_slope for e in world.endpoints]
-        self.limit = [e.max_in_flight or (1 << 31) for e in world.endpoints]
-        self.stats = SimulatedStats()
-        self.in_flight = [0] * self.k
-        self.breaker_streak = [0] * self.k  # consecutive failures per endpoint
-        self.breaker_opened_at: list[float | None] = [None] * self.k
-        self.breaker_trial = [False] * self.k  # a half-open trial is in flight
-        # One heap of (time, seq, endpoint column, stats payload, Observation): an attempt ends
-        # (column >= 0; its observation rides along when feedback is immediate) or an observation
-        # becomes visible (column -1). Stats and breakers never read the policy and the policy never
-        # reads them while learning, so handling the two kinds in time order equals handling all
-        # endings first, as dispatch's separate paths would.
-        self.events: list = []
-        self.seq = 0
-        # Fit-only policies collect outcomes here and are refitted on a schedule (see ReplayConfig).
-        refits = policy is not None and policy.needs_refit and config.refit_every_s is not None
-        self.history: deque | None = deque(maxlen=config.refit_history) if refits else None
-        self.next_refit: float | None = None
-        self.candidate_sets: list[tuple[str, ...]] = []
-        self._candidate_set_ids: dict[tuple[str, ...], int] = {}
-        self.candidate_set_columns: list[list[int]] = []  # world column of each candidate, per set
-        # One tuple per attempt / per request: a single append in the loop, columns at the end.
-        self.attempts: list[tuple] = []  # (request, attempt, endpoint, code, start, ttft, latency, speed, cost, propensity, candidate set, epoch)
-        self.requests: list[tuple] = []  # (success, attempts, first, served, propensity, ttft, latency, speed, cost)
-        self.utility_chunks: list[np.ndarray] = []
-        self.oracle_chunks: list[np.ndarray] = []
-        self.epoch_prices: list[tuple[list[float], list[float]]] = []
-
-    def _candidate_set(self, candidates: Sequence) -> int:
-        key = tuple(c.endpoint_id for c in candidates)
-        found = self._candidate_set_ids.get(key)
-        if found is None:
-            found = self._candidate_set_ids[key] = len(self.candidate_sets)
-            self.candidate_sets.append(key)
-            self.candidate_set_columns.append([self.index[e] for e in key])
-        return found
-
-    def chunk(self, trace: pl.DataFrame, offset: int, world_rng: np.random.Generator,
-              sampler_rng: np.random.Generator) -> None:
-        world, config, policy = self.world, self.config, self.policy
-        n, k = trace.height, self.k
-        timestamps = trace["timestamp"].to_numpy()
-        prompt_np = trace["prompt_tokens"].to_numpy()
-        output_np = trace["output_tokens"].to_numpy()
-        stream_np = trace["stream"].to_numpy()
-        potential = world.sample(world_rng, timestamps, output_np)
-        # Flat lists: element access in the loop is a list index, not a numpy scalar. Request r
-        # samples its order from Gumbels [r*k, r*k + n_candidates), whatever earlier ones used.
-        gumbels = sampler_rng.gumbel(size=(n, k)).ravel().tolist()
-        codes, ttfts = potential.code.ravel().tolist(), potential.ttft_s.ravel().tolist()
-        decodes = potential.decode_s.ravel().tolist()
-        max_tokens = trace["max_tokens"].to_list()
-        expected = [m if m else config.expected_output_prior for m in max_tokens]
-        hours = ((timestamps % 86_400) // 3_600).astype(int).tolist()
-        streams, tools = trace["stream"].to_list(), trace["has_tools"].to_list()
-        prompts, outputs, times = prompt_np.tolist(), output_np.tolist(), timestamps.tolist()
-        # Candidates: every endpoint whose context fits, at the prices in effect at arrival.
-        # One price table for the world's draws, the candidates and the realised costs: prices
-        # change exactly between the same two arrivals everywhere.
-        epoch_of = world.price_epoch(timestamps).tolist()
-        epoch_candidates = world.epoch_candidates()
-        epoch_sets = [self._candidate_set(c) for c in epoch_candidates]
-        epoch_prices = [([c.prompt_price for c in cs], [c.completion_price for c in cs]) for cs in epoch_candidates]
-        self.epoch_prices = epoch_prices
-        context_limits = [e.context_length for e in world.endpoints]
-        needed = (prompt_np + np.asarray([m or 0 for m in max_tokens])).tolist()
-        min_context = min(context_limits)
-        in_flight_log: list[int] = []  # flat, k counts per request (numpy converts flat lists fast)
-
-        ids, index, capacity, slope, limit = self.ids, self.index, self.capacity, self.slope, self.limit
-        set_columns = self.candidate_set_columns
-        in_flight, stats, events = self.in_flight, self.stats, self.events
-        delay, max_attempts = config.feedback_delay_s, config.max_attempts or k
-        breakers = policy is not None and config.breaker_failures is not None
-        breaker_failures, breaker_cooldown = config.breaker_failures, config.breaker_cooldown_s
-        breaker_feedback = config.breaker_feedback
-        attempt_timeout, deadline = config.attempt_timeout_s, config.request_deadline_s
-        streak, opened_at, trial = self.breaker_streak, self.breaker_opened_at, self.breaker_trial
-        attempts_log, requests_log = self.attempts, self.requests
-        # A policy that learns nothing needs no observations (saves building one per attempt).
-        learns = policy is not None and policy.learns_online
-        history = self.history
-        update = policy.update if learns else (history.append if history is not None else None)
-        refit_every = config.refit_every_s
-        distribution = policy.distribution if policy is not None else None
-        aligned = aligned_probabilities(policy) if policy is not None else None
-
-        def build_features(q: int) -> RequestFeatures:
-            return RequestFeatures(prompts[q], max_tokens[q], expected[q], streams[q], tools[q], hours[q])
-
-        def batchable(q: int, epoch: int) -> bool:  # the epoch's full candidate set, as request r
-            return epoch_of[q] == epoch and needed[q] <= min_context
-
-        def batches_for(policy: Policy | None) -> DecisionBatches | None:
-            decider = batch_decider(policy) if policy is not None and config.batch_decisions else None
-            return None if decider is None else DecisionBatches(*decider, build_features, batchable, n)
-
-        batches = batches_for(policy)
-        # Live stats and in-flight counts cost a few microseconds a request to keep; a policy that
-        # declares it never reads them (`reads_live_stats = False`) gets empty ones instead.
-        live = policy is not None and getattr(policy, "reads_live_stats", True)
-        heappush, heappop = heapq.heappush, heapq.heappop
-        seq = self.seq
-
-        for r in range(n):
-            now = times[r]
-            while events and events[0][0] <= now:
-                end, _, j, payload, observation = heappop(events)
-                if j >= 0:
-                    in_flight[j] -= 1
-                    if live:
-                        stats.observe(*payload)
-                    if breakers:
-                        # Dispatch's CircuitBreaker.record, on the simulated clock.
-                        trial[j] = False
-                        if payload[2]:
-                            streak[j] = 0
-                            opened_at[j] = None
-                        else:
-                            streak[j] += 1
-                            if opened_at[j] is not None or streak[j] >= breaker_failures:
-                                opened_at[j] = end
-                if observation is not None:
-                    update(observation)
-            if history is not None:
-                if self.next_refit is None:
-                    self.next_refit = now + refit_every
-                elif now >= self.next_refit:
-                    if history:
-                        policy = self.policy = policy.clone().fit(list(history))
-                        distribution = policy.distribution
-                        aligned = aligned_probabilities(policy)
-                        batches = batches_for(policy)
-                    self.next_refit = now + refit_every
-            busy_row = tuple(in_flight)
-            in_flight_log.extend(busy_row)
-            epoch = epoch_of[r]
-            candidates = epoch_candidates[epoch]
-            candidate_set = epoch_sets[epoch]
-            if needed[r] > min_context:
-                candidates = tuple(c for c, limit_c in zip(candidates, context_limits) if needed[r] <= limit_c)
-                if not candidates:
-                    requests_log.append((False, 0, -1, -1, 1.0, 0.0, 0.0, 0.0, 0.0))
-                    continue
-                candidate_set = self._candidate_set(candidates)
-            features = batches.features_of(r) if batches is not None else None
-            if features is None:
-                features = RequestFeatures(prompts[r], max_tokens[r], expected[r], streams[r], tools[r], hours[r])
-            if live:
-                context = RoutingContext(features, now, stats.snapshot(), None, dict(zip(ids, busy_row)))
-            else:
-                context = RoutingContext(features, now, EMPTY_STATS, None, EMPTY_STATS)
-            # The decision as parallel lists: `values[i]` is the policy's probability of world column
-            # `columns[i]`; `order` holds positions in them, the first choice only until a fallback is needed.
-            if distribution is None:
-                values = [1.0]
-                columns = [self._oracle_choice(potential, r, busy_row, prompt_np, output_np, stream_np, candidates)]
-                first, propensity, scores = 0, 1.0, None
-            else:
-                if batches is not None and needed[r] <= min_context:
-                    values = batches.values(r, epoch, candidates, context, features)
-                    columns = set_columns[candidate_set]
-                elif aligned is not None:
-                    values = aligned(candidates, context)
-                    columns = set_columns[candidate_set]
-                else:
-                    probabilities = distribution(candidates, context)
-                    values = list(probabilities.values())
-                    columns = [index[e] for e in probabilities]
-                if not values:
-                    requests_log.append((False, 0, -1, -1, 1.0, 0.0, 0.0, 0.0, 0.0))
-                    continue
-                base = r * k
-                first, propensity, scores = first_choice(values, gumbels[base:base + len(values)])
-            order = [first]
-            base = r * k
-            prompt_prices, completion_prices = epoch_prices[epoch]
-            prompt_tokens, output_tokens, stream = prompts[r], outputs[r], streams[r]
-            request = offset + r
-            elapsed = 0.0
-            success = False
-            attempt = 0
-            # The rest of the order is sorted only once the first choice is skipped or fails.
-            fallbacks_pending = scores is not None and len(scores) > 1
-            for position in order:
-                # The first choice carries its propensity even when a breaker made it a later attempt.
-                attempt_propensity = propensity if position == first else values[position]
-                if attempt == max_attempts:
-                    break
-                j = columns[position]
-                if breakers and opened_at[j] is not None:
-                    # Dispatch's CircuitBreaker.allow: skip an open breaker, let one half-open trial through.
-                    if now - opened_at[j] < breaker_cooldown or trial[j]:
-                        if breaker_feedback and update is not None:
-                            seq += 1
-                            heappush(events, (now + delay, seq, -1, None, Observation(
-                                ids[j], context, False, "circuit-open", None, 0.0, 0, None, 0.0,
-                                attempt_propensity, now + delay)))
-                        if fallbacks_pending:
-                            order.extend(p for p in fallback_order(scores) if p != first)  # iterated next
-                            fallbacks_pending = False
-                        continue
-                    trial[j] = True
-                # Dispatch's attempt_timeout: the attempt timeout, capped by what is left of the deadline.
-                limit_s = min(attempt_timeout, deadline - elapsed)
-                if limit_s <= 0.0:
-                    break
-                busy = busy_row[j]
-                code = FAIL_429 if busy >= limit[j] else codes[base + j]
-                # Same operations, in the same order, as World.load_factor / oracle.endpoint_outcomes.
-                load = 1.0 + slope[j] * max(busy - capacity[j], 0.0) / capacity[j]
-                ttft = ttfts[base + j] * load
-                start = now + elapsed
-                if code == OK:
-                    decode = decodes[base + j] * load
-                    latency = ttft + decode
-                    speed = output_tokens / decode if output_tokens > 1 else 0.0
-                    cost = prompt_tokens * prompt_prices[j] + output_tokens * completion_prices[j]
-                    error_class = None
-                    success = True
-                else:
-                    latency = 0.1 * ttft if code == FAIL_429 else ttft
-                    speed = cost = 0.0
-                    error_class = ERROR_CLASS_OF_CODE[code]
-                if (ttft if success and stream else latency) > limit_s:  # streams only wait for the first byte
-                    code, latency, speed, cost, error_class, success = FAIL_TIMEOUT, limit_s, 0.0, 0.0, "timeout", False
-                end = start + latency
-                attempts_log.append((request, attempt, j, code, start, ttft, latency, speed, cost, attempt_propensity,
-                                     candidate_set, epoch))
-                in_flight[j] += 1
-                seq += 1
-                reported_speed = speed if speed > 0.0 else None
-                endpoint_id = ids[j]
-                observation = None if update is None else Observation(
-                    endpoint_id, context, success, error_class, ttft if success else None, latency,
-                    output_tokens if success else 0, reported_speed, cost, attempt_propensity, end + delay)
-                if observation is not None and delay != 0.0:
-                    heappush(events, (end + delay, seq, -1, None, observation))
-                    observation = None
-                heappush(events, (end, seq, j, (
-                    endpoint_id, end, success, error_class not in _UPTIME_EXCLUDED, ttft if success else None,
-                    latency if success else None, reported_speed), observation))
-                attempt += 1
-                if success:
-                    requests_log.append((True, attempt, columns[first], j, propensity, elapsed + ttft,
-                                         elapsed + latency, speed, cost))
-                    break
-                elapsed += latency
-                if fallbacks_pending:
-                    order.extend(p for p in fallback_order(scores) if p != first)
-                    fallbacks_pending = False
-            if not success:
-                requests_log.append((False, attempt, columns[first], -1, propensity, elapsed, elapsed, 0.0, 0.0))
-        self.seq = seq
-        self._score_chunk(potential, np.fromiter(in_flight_log, float, n * k).reshape(n, k), prompt_np, output_np,
-                          stream_np, n)
-
-    def _first_attempt_timeout(self) -> float:
-        return min(self.config.attempt_timeout_s, self.config.request_deadline_s - 0.0)
-
-    def _oracle_choice(self, potential, r, busy_row, prompt_np, output_np, stream_np, candidates) -> int:
-        sliced = type(potential)(*(getattr(potential, f)[r:r + 1] for f in potential.__dataclass_fields__))
-        outcomes = endpoint_outcomes(self.world, sliced, np.asarray([busy_row], dtype=float),
-                                     prompt_np[r:r + 1], output_np[r:r + 1], stream_np[r:r + 1],
-                                     self._first_attempt_timeout())
-        allowed = np.zeros(self.k, dtype=bool)
-        allowed[[self.index[c.endpoint_id] for c in candidates]] = True
-        utilities = outcome_utility(self.config.weights, outcomes.code == OK, outcomes.ttft_s, outcomes.latency_s,
-                                    outcomes.tokens_per_s, outcomes.cost)[0]
-        return int(np.argmax(np.where(allowed, utilities, -np.inf)))
-
-    def _score_chunk(self, potential, in_flight_rows, prompt_np, output_np, stream_np, n) -> None:
-        weights = self.config.weights
-        done = self.requests[len(self.requests) - n:]
-        table = np.array(done, dtype=float).reshape(n, len(REQUEST_LOG_FIELDS))  # one conversion, not nine
-        success, ttft, latency, speed, cost = table[:, 0] > 0.0, table[:, 5], table[:, 6], table[:, 7], table[:, 8]
-        realised = outcome_utility(weights, success, ttft, latency, speed, cost)
-        outcomes = endpoint_outcomes(self.world, potential, in_flight_rows, prompt_np, output_np, stream_np,
-                                     self._first_attempt_timeout())
-        best, _ = oracle_utility(weights, outcomes)
-        self.utility_chunks.append(realised)
-        self.oracle_chunks.append(best)
