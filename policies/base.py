@@ -99,6 +99,9 @@ class Policy:
     # True for policies that learn only through `fit` (e.g. regression): serving and the simulator
     # refit them from recorded outcomes on a schedule.
     needs_refit: ClassVar[bool] = False
+    # False for policies that never read `context.stats` or `context.in_flight`: the simulator then
+    # skips maintaining them for the run.
+    reads_live_stats: ClassVar[bool] = True
 
     def distribution(self, candidates: Sequence[Candidate], context: RoutingContext) -> dict[str, float]:
         raise NotImplementedError

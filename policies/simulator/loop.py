@@ -139,7 +139,7 @@ class ReplayRun:
         batches = batches_for(policy)
         # Live stats and in-flight counts cost a few microseconds a request to keep; a policy that
         # declares it never reads them (`reads_live_stats = False`) gets empty ones instead.
-        live = policy is not None and getattr(policy, "reads_live_stats", True)
+        live = policy is not None and policy.reads_live_stats
         heappush, heappop = heapq.heappush, heapq.heappop
         seq = self.seq
 
