@@ -19,12 +19,18 @@ def _numpy_reference(probabilities, rng):
     return [keys[i] for i in idx], float(p[idx[0]])
 
 
+def _random_distribution(shapes: np.random.Generator, zero_share: float) -> np.ndarray:
+    """1 to 11 probabilities, about `zero_share` of them zero."""
+    n = int(shapes.integers(1, 12))
+    values = shapes.dirichlet(np.ones(n))
+    values[shapes.random(n) < zero_share] = 0.0
+    return values
+
+
 def test_same_orders_and_propensities_as_the_numpy_reference():
     shapes = np.random.default_rng(0)
     for trial in range(300):
-        n = int(shapes.integers(1, 12))
-        values = shapes.dirichlet(np.ones(n))
-        values[shapes.random(n) < 0.2] = 0.0
+        values = _random_distribution(shapes, 0.2)
         probabilities = {f"e{i}": float(v) for i, v in enumerate(values)}
         ours = sample_order(probabilities, np.random.default_rng(trial))
         reference = _numpy_reference(probabilities, np.random.default_rng(trial))
@@ -74,9 +80,8 @@ class _Recorded:
 def test_list_fast_path_gives_sample_orders_order_and_propensity():
     shapes = np.random.default_rng(3)
     for trial in range(500):
-        n = int(shapes.integers(1, 12))
-        values = shapes.dirichlet(np.ones(n))
-        values[shapes.random(n) < 0.3] = 0.0
+        values = _random_distribution(shapes, 0.3)
+        n = len(values)
         if trial % 7 == 0:
             values[:] = 0.0  # all-zero falls back to uniform in both
         if trial % 11 == 0:
