@@ -55,8 +55,10 @@ def _earlier_events(catalog: Catalog, now: float) -> pl.DataFrame:
 
 @pytest.fixture(scope="session")
 def marketplace_gateway(real_catalog, tmp_path_factory):
+    # stats_refresh_s=0: live stats are summarised at most every 0.25 s by default, and the traffic
+    # below can finish inside that window, leaving the last endpoints out of the snapshot read next.
     settings = Settings(demo="on", demo_speed=20.0, data_dir=str(tmp_path_factory.mktemp("marketplace")), seed=11,
-                        master_key=MASTER)
+                        master_key=MASTER, stats_refresh_s=0.0)
     app = create_app(settings, catalog=real_catalog)
     with ServerThread(app) as server:
         state = app.state
