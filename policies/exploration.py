@@ -14,14 +14,14 @@ __all__ = ["greedy", "softmax", "win_frequencies"]
 _TIE_TOLERANCE = 1e-12
 
 
-def greedy(scores: np.ndarray) -> list[float]:
+def greedy(scores: np.ndarray | list[float]) -> list[float]:
     """All probability on the best score, shared equally among ties (so propensities stay exact).
 
     >>> greedy(np.array([1.0, 3.0, 3.0]))
     [0.0, 0.5, 0.5]
     """
     # Plain Python: for ~10 candidates it is several times faster than numpy's per-call overhead.
-    values = scores.tolist()
+    values = scores.tolist() if isinstance(scores, np.ndarray) else scores
     best = max(values)
     threshold = best if best == math.inf else best - _TIE_TOLERANCE * max(1.0, abs(best))
     winners = [1.0 if v >= threshold else 0.0 for v in values]

@@ -12,8 +12,6 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-import numpy as np
-
 from ..base import Candidate, RoutingContext
 from ..exploration import greedy
 from ..objective import DEFAULT_WEIGHTS, Weights, combine, weights_for
@@ -73,7 +71,7 @@ class DiscountedUCB(OutcomeBandit):
         bonus_scale = self.exploration * scale
         scores = [u + bonus_scale * math.sqrt(log_total / n) if n >= _UNSEEN else math.inf
                   for u, n in zip(utilities, attempts)]
-        return greedy(np.array(scores))
+        return greedy(scores)
 
 
 def _sequential_sum(values: list[float]) -> float:

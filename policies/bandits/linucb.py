@@ -143,7 +143,7 @@ class LinUCB(ScoringPolicy):
             widths.append(sqrt(max(width_squared[row], 0.0)))
         scale = sum([abs(u) for u in utilities]) / len(utilities) + 1e-12
         bonus_scale = self.alpha * scale
-        return greedy(np.array([u + bonus_scale * w for u, w in zip(utilities, widths)]))
+        return greedy([u + bonus_scale * w for u, w in zip(utilities, widths)])
 
     def predict(self, candidates: Sequence[Candidate], context: RoutingContext) -> list[Prediction]:
         ttft, latency, tps, failure, _ = self._figures(candidates, context)
