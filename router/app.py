@@ -49,8 +49,8 @@ class GatewayApp(FastAPI):
     """FastAPI, plus a direct lane for the completion routes.
 
     A completion otherwise passes seven ASGI layers (error, telemetry and body-limit middleware,
-    exception wrapping, routing, dependency solving) that it does not use: ~0.15 ms of CPU per
-    request, a sixth of the gateway's. The lane calls the same handlers the routes are registered
+    exception wrapping, routing, dependency solving) that it does not use: ~0.25 ms of CPU per
+    request at concurrency 64, when a request cost ~1.2 ms in all. The lane calls the same handlers the routes are registered
     with, and maps errors the way the exception handlers do. It steps aside when user middleware
     (CORS) is configured, so that middleware still sees every request.
     """

@@ -215,7 +215,7 @@ async def _open_next(dispatcher: Dispatcher, plan: Plan, pending: list[tuple[Rou
         try:
             timeout = dispatcher.attempt_timeout(plan, endpoint)
             request, is_byok = dispatcher.build_request(plan, endpoint, stream=True)
-            response, chunks = await open_stream(dispatcher.transport, ADAPTERS[endpoint.provider.api_style], request,
+            response, batches = await open_stream(dispatcher.transport, ADAPTERS[endpoint.provider.api_style], request,
                                                  timeout)
         except UpstreamError as error:
             dispatcher.finish(plan, route, endpoint, number, started, error=error, status=error.status,
@@ -227,7 +227,7 @@ async def _open_next(dispatcher: Dispatcher, plan: Plan, pending: list[tuple[Rou
         except BaseException:
             dispatcher.finish(plan, route, endpoint, number, started, error=None, error_class="client-cancel")
             raise
-        attempt = _Attempt(route, endpoint, number, started, is_byok, response, chunks)
+        attempt = _Attempt(route, endpoint, number, started, is_byok, response, batches)
         attempt.next_task = None
         return attempt
     return None
