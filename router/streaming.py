@@ -4,7 +4,8 @@ Headers are committed only once some upstream answered 2xx, so a request whose e
 fails fast still gets a proper HTTP error status. While waiting for the first token the relay
 sends `: SWITCHYARD PROCESSING` comments; an upstream that fails before its first token is
 replaced by the next endpoint unseen by the client. After the first token a failure ends the
-stream with a chunk whose finish_reason is "error" — the stream never hangs.
+stream with a chunk whose finish_reason is "error" — the stream never hangs. Whatever one
+upstream read carried goes to the client in one write (see `router.upstream.open_stream`).
 """
 from __future__ import annotations
 
