@@ -74,7 +74,7 @@ class Metrics:
             child(self.cost, endpoint).inc(event.cost)
 
     def _child(self, metric, *labels: str):
-        # `labels()` validates and takes a lock on every call (~2 us, up to six per attempt); the
+        # `labels()` validates and takes a lock on every call (~1.5 us, up to six per attempt); the
         # labelled children are looked up once. Created on first use, so no zero series appear.
         key = (metric, labels)
         found = self._children.get(key)
