@@ -53,6 +53,17 @@ def _scrub_credentials(message: str, request: UpstreamRequest) -> str:
     return message
 
 
+def _transport_failure(exc: httpx.TransportError) -> UpstreamError:
+    """What went wrong below HTTP, as the attempt's error (both transports raise httpx's exceptions)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamError("timeout", "upstream timed out")
+    if isinstance(exc, httpx.LocalProtocolError):
+        return UpstreamError("bad-response", _UNSENDABLE)
+    if isinstance(exc, httpx.ConnectError):
+        return UpstreamError("connect", "could not connect to upstream")
+    return UpstreamError("connect", f"upstream connection failed: {type(exc).__name__}")
+
+
 async def _raise_for_status(adapter: Adapter, request: UpstreamRequest, response) -> None:
     if response.status_code < 400:
         return
@@ -76,14 +87,8 @@ async def send_json(transport: httpx.AsyncBaseTransport, adapter: Adapter, reque
                 await response.aclose()
     except TimeoutError:
         raise UpstreamError("timeout", f"upstream did not answer within {timeout_s:.1f}s") from None
-    except httpx.TimeoutException:
-        raise UpstreamError("timeout", "upstream timed out") from None
-    except (httpx.ConnectError, httpx.ConnectTimeout):
-        raise UpstreamError("connect", "could not connect to upstream") from None
-    except httpx.LocalProtocolError:
-        raise UpstreamError("bad-response", _UNSENDABLE) from None
-    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-        raise UpstreamError("connect", f"upstream connection failed: {type(exc).__name__}") from None
+    except httpx.TransportError as exc:
+        raise _transport_failure(exc) from None
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -110,12 +115,8 @@ async def open_stream(transport: httpx.AsyncBaseTransport, adapter: Adapter, req
             raise
         if isinstance(exc, TimeoutError):
             raise UpstreamError("timeout", f"upstream sent no headers within {timeout_s:.1f}s") from None
-        if isinstance(exc, httpx.TimeoutException):
-            raise UpstreamError("timeout", "upstream timed out") from None
-        if isinstance(exc, httpx.LocalProtocolError):
-            raise UpstreamError("bad-response", _UNSENDABLE) from None
         if isinstance(exc, httpx.TransportError):
-            raise UpstreamError("connect", f"upstream connection failed: {type(exc).__name__}") from None
+            raise _transport_failure(exc) from None
         raise
     return response, _batches(response, adapter.stream_decoder())
 
