@@ -7,9 +7,10 @@ the `cost` of telemetry events, so the ledger and the telemetry always agree.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from functools import partial
+from typing import Any, Callable
 
-from .billing import Billing, BillingError, request_cost
+from .billing import Billing, BillingError, from_nanos, request_cost
 from .catalog import Endpoint
 from .errors import GatewayError
 
@@ -54,6 +55,23 @@ class Accountant:
         plan.hold = None
         charged = self.billing.settle(hold, cost, is_byok, generation_id=plan.generation_id)
         return float(charged)
+
+    def settle_later(self, plan: Any, endpoint: Endpoint, prompt_tokens: int, completion_tokens: int,
+                     is_byok: bool) -> tuple[float, Callable[[], Any] | None]:
+        """What the caller pays (USD, fees included), and the booking that charges it, to run once the
+        answer is on its way: the ledger write is a SQLite transaction (~0.1-0.2 ms, more with cold caches)
+        that the caller need not wait for. The hold leaves the plan here, so `release` cannot drop it."""
+        hold = getattr(plan, "hold", None)
+        cost = request_cost(prompt_tokens, completion_tokens, prompt_price=endpoint.prompt_price,
+                            completion_price=endpoint.completion_price, request_price=endpoint.request_price)
+        if hold is None:
+            return float(cost), None
+        plan.hold = None
+        billing = self.billing
+        charge = billing.charge_for(hold, cost, is_byok, generation_id=plan.generation_id)
+        if charge is None:
+            return 0.0, partial(billing.release, hold)
+        return float(from_nanos(charge.total_nanos)), partial(billing.commit, hold, charge)
 
     def release(self, plan: Any) -> None:
         hold = getattr(plan, "hold", None)

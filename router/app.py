@@ -45,6 +45,21 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
     return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
 
 
+class AfterSendResponse(Response):
+    """A JSON response that runs `after` once it has been sent, or failed to be (the client left):
+    what the caller need not wait for (see `Dispatcher.complete`) but must happen regardless."""
+
+    def __init__(self, content: bytes, after: Callable[[], None], headers: dict[str, str] | None = None):
+        super().__init__(content, media_type="application/json", headers=headers)
+        self.after = after
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.after()
+
+
 class GatewayApp(FastAPI):
     """FastAPI, plus a direct lane for the completion routes.
 
@@ -177,8 +192,13 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None,
                 raise
             headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
             return StreamingResponse(relay, media_type="text/event-stream", headers=headers)
-        answer, _endpoint, _cost, _byok = await dispatcher.complete(plan)
-        return _json(answer, headers=headers)
+        answer, _endpoint, _cost, _byok = await dispatcher.complete(plan, defer_bookkeeping=True)
+        try:
+            body = orjson.dumps(answer)
+        except BaseException:
+            plan.run_after_send()
+            raise
+        return AfterSendResponse(body, plan.run_after_send, headers=headers)
 
     async def generation(request: Request) -> Response:
         who = caller(request)

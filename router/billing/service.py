@@ -171,17 +171,29 @@ class Billing:
         Returns what left the balance: cost + platform fee, or only the BYOK fee for a BYOK request.
         A zero cost (failed or empty completion) just releases the hold and charges nothing.
         """
-        if actual_cost <= 0:
+        charge = self.charge_for(reservation, actual_cost, is_byok, generation_id=generation_id)
+        if charge is None:
             self.release(reservation)
             return from_nanos(0)
+        return self.commit(reservation, charge)
+
+    def charge_for(self, reservation: Reservation, actual_cost: Decimal, is_byok: bool = False, *,
+                   generation_id: str | None = None) -> Charge | None:
+        """What `settle` would charge, without touching the store (None: a zero cost, nothing to charge).
+
+        The gateway quotes this in the response and `commit`s it once the response is on its way."""
+        if actual_cost <= 0:
+            return None
         cost = to_nanos(actual_cost)
         if is_byok:
             fee = to_nanos(actual_cost * self.byok_fee)
-            charge = Charge(0, fee, True, byok_cost_nanos=cost, generation_id=generation_id,
-                            limit_nanos=fee + (cost if reservation.include_byok_in_limit else 0))
-        else:
-            fee = to_nanos(actual_cost * self.platform_fee)
-            charge = Charge(cost, fee, False, limit_nanos=cost + fee, generation_id=generation_id)
+            return Charge(0, fee, True, byok_cost_nanos=cost, generation_id=generation_id,
+                          limit_nanos=fee + (cost if reservation.include_byok_in_limit else 0))
+        fee = to_nanos(actual_cost * self.platform_fee)
+        return Charge(cost, fee, False, limit_nanos=cost + fee, generation_id=generation_id)
+
+    def commit(self, reservation: Reservation, charge: Charge) -> Decimal:
+        """Book `charge` against the hold; returns what left the balance (0 if the hold was already settled)."""
         if charge.total_nanos > reservation.amount_nanos:
             log.warning("settled cost exceeds the hold for key_id=%s; the caller under-estimated max_cost",
                         reservation.key_id)
