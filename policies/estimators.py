@@ -17,7 +17,7 @@ import numpy as np
 
 from .base import Observation
 
-__all__ = ["EndpointOutcomes", "OutcomeArrays", "speed_of", "NEUTRAL_ERRORS"]
+__all__ = ["EndpointOutcomes", "OutcomeArrays", "speed_of", "speed_from", "NEUTRAL_ERRORS"]
 
 # Errors caused by the client, not the endpoint: they neither count as failures nor as attempts.
 NEUTRAL_ERRORS = frozenset({"client-cancel", "user"})
@@ -29,13 +29,19 @@ _N_COLUMNS = 8
 
 def speed_of(observation: Observation) -> tuple[float, float] | None:
     """(ttft_s, tokens_per_s) of a successful attempt, derived when only latency was recorded."""
-    ttft = observation.ttft_s if observation.ttft_s is not None else observation.latency_s
+    return speed_from(observation.ttft_s, observation.latency_s, observation.output_tokens, observation.tokens_per_s)
+
+
+def speed_from(ttft_s: float | None, latency_s: float | None, output_tokens: int,
+               tokens_per_s: float | None) -> tuple[float, float] | None:
+    """`speed_of` from an attempt's fields, for callers that hold them without an `Observation`."""
+    ttft = ttft_s if ttft_s is not None else latency_s
     if ttft is None or ttft <= 0.0:
         return None
-    tps = observation.tokens_per_s
-    if tps is None and observation.latency_s is not None and observation.output_tokens > 0:
-        decode_s = observation.latency_s - ttft
-        tps = observation.output_tokens / decode_s if decode_s > 0 else None
+    tps = tokens_per_s
+    if tps is None and latency_s is not None and output_tokens > 0:
+        decode_s = latency_s - ttft
+        tps = output_tokens / decode_s if decode_s > 0 else None
     if tps is None or tps <= 0.0:
         return None
     return ttft, tps
@@ -85,23 +91,30 @@ class EndpointOutcomes:
         return 0.5 ** ((now - t_last) / self.half_life_s)
 
     def observe(self, observation: Observation) -> None:
-        row = self.rows.get(observation.endpoint_id)
-        now = observation.now or observation.context.now
+        self.observe_outcome(observation.endpoint_id, observation.success, observation.error_class,
+                             observation.ttft_s, observation.latency_s, observation.output_tokens,
+                             observation.tokens_per_s, observation.now or observation.context.now)
+
+    def observe_outcome(self, endpoint_id: str, success: bool, error_class: str | None, ttft_s: float | None,
+                        latency_s: float | None, output_tokens: int, tokens_per_s: float | None,
+                        now: float) -> None:
+        """`observe` from an attempt's fields (`now`: the observation's time, else its context's)."""
+        row = self.rows.get(endpoint_id)
         if row is None:
-            row = self.rows[observation.endpoint_id] = [now] + [0.0] * (_N_COLUMNS - 1)
+            row = self.rows[endpoint_id] = [now] + [0.0] * (_N_COLUMNS - 1)
         decay = self._decay(now, row[_T_LAST])
         if decay != 1.0:
             for column in range(1, _N_COLUMNS):
                 row[column] *= decay
         row[_T_LAST] = max(now, row[_T_LAST])
-        if not observation.success:
+        if not success:
             # A client cancel or a user error says nothing about the endpoint's health.
-            if observation.error_class not in NEUTRAL_ERRORS:
+            if error_class not in NEUTRAL_ERRORS:
                 row[_N] += 1.0
                 row[_FAIL] += 1.0
         else:
             row[_N] += 1.0
-            speed = speed_of(observation)
+            speed = speed_from(ttft_s, latency_s, output_tokens, tokens_per_s)
             if speed is not None:
                 log_ttft, log_tps = math.log(speed[0]), math.log(speed[1])
                 row[_N_SPEED] += 1.0
@@ -109,7 +122,7 @@ class EndpointOutcomes:
                 row[_SS_TTFT] += log_ttft * log_ttft
                 row[_S_TPS] += log_tps
                 row[_SS_TPS] += log_tps * log_tps
-        self.summaries[observation.endpoint_id] = self._summary(row)
+        self.summaries[endpoint_id] = self._summary(row)
 
     def _summary(self, row: list[float]) -> tuple[float, float, float, float, float]:
         k = self.prior_weight

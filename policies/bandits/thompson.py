@@ -31,7 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..base import Candidate, Observation, RequestFeatures, RoutingContext
+from ..base import Candidate, RequestFeatures, RoutingContext
 from ..exploration import win_frequencies
 from ..objective import DEFAULT_WEIGHTS, Weights, combine, weights_for
 from ..registry import register
@@ -86,10 +86,13 @@ class ThompsonSampling(OutcomeBandit):
         self.updated_: set[str] = set()  # endpoints observed since their last redraw test
         self.draws_version_ = 0  # counts `_draw` calls: the same version means the same draws
 
-    def _learn(self, observation: Observation) -> None:
-        super()._learn(observation)
+    def _learn_outcome(self, endpoint_id: str, features: RequestFeatures, success: bool, error_class: str | None,
+                       ttft_s: float | None, latency_s: float | None, output_tokens: int,
+                       tokens_per_s: float | None, now: float) -> None:
+        super()._learn_outcome(endpoint_id, features, success, error_class, ttft_s, latency_s, output_tokens,
+                               tokens_per_s, now)
         self._ensure_state()
-        self.updated_.add(observation.endpoint_id)
+        self.updated_.add(endpoint_id)
 
     def _rows(self, endpoint_ids: Sequence[str], now: float) -> list[int]:
         """Rows of `endpoint_ids`, redrawing (in one vectorised call) those whose draws are out of date."""

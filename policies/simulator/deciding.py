@@ -12,6 +12,10 @@ A policy may also offer two optional methods that let the loop decide several re
 as deciding it would and returns a token, and `distribution_batch(candidates, features)` returns
 the candidate-aligned probabilities `distribution` would give requests with those features (no
 sort) for as long as the token stays the same. `batch_decider` returns that pair or None.
+
+Learning takes the same shortcut: a policy whose `update` only hands an observation's fields to
+`_learn_outcome` (`policies.bandits.LearnsFromOutcomes`) is given those fields directly by
+`outcome_learner`, without an `Observation` per attempt.
 """
 from __future__ import annotations
 
@@ -19,11 +23,12 @@ from typing import Callable, Hashable, Sequence
 
 import numpy as np
 
+from ..bandits._outcome_bandit import LearnsFromOutcomes
 from ..base import Candidate, Policy, RequestFeatures, RoutingContext
 from ..sampler import floor_values
 from ..scoring import ScoringPolicy
 
-__all__ = ["aligned_probabilities", "batch_decider", "DecisionBatches"]
+__all__ = ["aligned_probabilities", "batch_decider", "outcome_learner", "DecisionBatches"]
 
 AlignedProbabilities = Callable[[Sequence[Candidate], RoutingContext], list[float]]
 
@@ -42,6 +47,21 @@ def aligned_probabilities(policy: Policy) -> AlignedProbabilities | None:
         return floor_values(values, min_prob)
 
     return probabilities
+
+
+OutcomeLearner = Callable[..., None]
+
+
+def outcome_learner(policy: Policy) -> OutcomeLearner | None:
+    """`policy._learn_outcome` when `policy.update(observation)` is exactly that call with the
+    observation's fields (endpoint_id, context.features, success, error_class, ttft_s, latency_s,
+    output_tokens, tokens_per_s, now or context.now); None for any other policy."""
+    if not isinstance(policy, LearnsFromOutcomes):
+        return None
+    cls = type(policy)
+    if cls.update is not ScoringPolicy.update or cls._learn is not LearnsFromOutcomes._learn:
+        return None
+    return policy._learn_outcome
 
 
 DistributionVersion = Callable[[Sequence[Candidate], RoutingContext], Hashable]
@@ -67,7 +87,9 @@ class DecisionBatches:
     while versions outlast batches and shrinks when batches are cut short.
     """
 
-    max_size = 64
+    # Thompson's scores are (candidates, requests, draws) arrays: past ~32 requests of 5 x 128 draws
+    # each temporary outgrows the allocator's small-block cache and the batch costs ~3x per request.
+    max_size = 32
 
     def __init__(self, version: DistributionVersion, batch: DistributionBatch,
                  features_of: Callable[[int], RequestFeatures], batchable: Callable[[int, int], bool],

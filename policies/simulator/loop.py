@@ -19,7 +19,7 @@ import polars as pl
 from ..base import EMPTY_STATS, Observation, Policy, RequestFeatures, RoutingContext
 from ..sampler import fallback_order, first_choice
 from .config import ReplayConfig
-from .deciding import DecisionBatches, aligned_probabilities, batch_decider
+from .deciding import DecisionBatches, aligned_probabilities, batch_decider, outcome_learner
 from .frames import REQUEST_LOG_FIELDS
 from .oracle import endpoint_outcomes, oracle_utility, outcome_utility
 from .stats import SimulatedStats
@@ -118,10 +118,12 @@ class ReplayRun:
         attempt_timeout, deadline = config.attempt_timeout_s, config.request_deadline_s
         streak, opened_at, trial = self.breaker_streak, self.breaker_opened_at, self.breaker_trial
         attempts_log, requests_log = self.attempts, self.requests
-        # A policy that learns nothing needs no observations (saves building one per attempt).
+        # A policy that learns nothing needs no observations (saves building one per attempt), and
+        # one that learns from an attempt's fields gets them as a tuple instead of an Observation.
         learns = policy is not None and policy.learns_online
         history = self.history
         update = policy.update if learns else (history.append if history is not None else None)
+        learn = outcome_learner(policy) if learns else None
         refit_every = config.refit_every_s
         distribution = policy.distribution if policy is not None else None
         aligned = aligned_probabilities(policy) if policy is not None else None
@@ -162,7 +164,10 @@ class ReplayRun:
                             if opened_at[j] is not None or streak[j] >= breaker_failures:
                                 opened_at[j] = end
                 if observation is not None:
-                    update(observation)
+                    if learn is not None:
+                        learn(*observation)
+                    else:
+                        update(observation)
             if history is not None:
                 if self.next_refit is None:
                     self.next_refit = now + refit_every
@@ -234,7 +239,9 @@ class ReplayRun:
                     if now - opened_at[j] < breaker_cooldown or trial[j]:
                         if breaker_feedback and update is not None:
                             seq += 1
-                            heappush(events, (now + delay, seq, -1, None, Observation(
+                            heappush(events, (now + delay, seq, -1, None, (
+                                ids[j], features, False, "circuit-open", None, 0.0, 0, None, now + delay or now)
+                                if learn is not None else Observation(
                                 ids[j], context, False, "circuit-open", None, 0.0, 0, None, 0.0,
                                 attempt_propensity, now + delay)))
                         if fallbacks_pending:
@@ -272,9 +279,15 @@ class ReplayRun:
                 seq += 1
                 reported_speed = speed if speed > 0.0 else None
                 endpoint_id = ids[j]
-                observation = None if update is None else Observation(
-                    endpoint_id, context, success, error_class, ttft if success else None, latency,
-                    output_tokens if success else 0, reported_speed, cost, attempt_propensity, end + delay)
+                if learn is not None:  # the fields `Observation` would carry to `_learn_outcome`
+                    observation = (endpoint_id, features, success, error_class, ttft if success else None, latency,
+                                   output_tokens if success else 0, reported_speed, end + delay or now)
+                elif update is not None:
+                    observation = Observation(
+                        endpoint_id, context, success, error_class, ttft if success else None, latency,
+                        output_tokens if success else 0, reported_speed, cost, attempt_propensity, end + delay)
+                else:
+                    observation = None
                 if observation is not None and delay != 0.0:
                     heappush(events, (end + delay, seq, -1, None, observation))
                     observation = None
