@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
 import sys
 import time
 from dataclasses import dataclass
@@ -57,6 +58,10 @@ class Principal:
     account_id: str
     name: str
     is_management: bool = False
+    # A hold protects a balance or a key's spend limit; with neither (an unlimited account, a key
+    # without a limit: the master key's default) `reserve` holds nothing and touches no table.
+    needs_hold: bool = True
+    include_byok_in_limit: bool = False
 
 
 class Billing:
@@ -102,16 +107,19 @@ class Billing:
     def authenticate(self, authorization_header: str | None) -> Principal:
         """`Authorization: Bearer <key>` → Principal, or AuthenticationError (401) saying why."""
         presented_hash = hash_key(bearer_token(authorization_header))
-        record = self.store.find_key_by_hash(presented_hash)
-        if record is None or not hashes_match(record.key_hash, presented_hash):
+        found = self.store.find_key_with_account(presented_hash)
+        if found is None or not hashes_match(found[0].key_hash, presented_hash):
             raise AuthenticationError("Invalid API key")
+        record, unlimited = found
         if record.revoked_at is not None:
             raise AuthenticationError("API key has been revoked")
         if record.disabled:
             raise AuthenticationError("API key is disabled")
         if record.expires_at is not None and record.expires_at <= self.now():
             raise AuthenticationError("API key has expired")
-        return Principal(record.key_id, record.account_id, record.name, record.is_management)
+        return Principal(record.key_id, record.account_id, record.name, record.is_management,
+                         needs_hold=not unlimited or record.limit_nanos is not None,
+                         include_byok_in_limit=record.include_byok_in_limit)
 
     def bootstrap_master_key(self, configured: str | None) -> str | None:
         """Install the configured master key, or generate one; returns a newly generated key."""
@@ -157,6 +165,10 @@ class Billing:
         if max_cost < 0:
             raise InvalidRequest("max_cost must not be negative")
         amount = to_nanos(max_cost * self._hold_factor, round_up=True)
+        if not principal.needs_hold:
+            now = self.now()
+            return Reservation(secrets.randbits(62), principal.key_id, principal.account_id, amount,
+                               now + self.reservation_ttl_s, principal.include_byok_in_limit, held=False)
         try:
             return self.store.reserve(principal.key_id, principal.account_id, amount, now=self.now(),
                                       ttl_s=self.reservation_ttl_s)

@@ -76,6 +76,8 @@ CREATE TABLE IF NOT EXISTS ledger (
     note TEXT
 );
 CREATE INDEX IF NOT EXISTS ledger_by_key ON ledger (key_id, ts);
+-- A reservation is charged at most once, also one that held nothing (Reservation.held).
+CREATE UNIQUE INDEX IF NOT EXISTS ledger_by_reservation ON ledger (reservation_id) WHERE reservation_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS byok_keys (
     account_id TEXT NOT NULL,
     provider TEXT NOT NULL,
@@ -87,6 +89,7 @@ CREATE TABLE IF NOT EXISTS byok_keys (
 _SCHEMA_VERSION = "1"
 _KEY_COLUMNS = ("key_id, key_hash, name, account_id, is_management, limit_nanos, limit_reset, "
                 "include_byok_in_limit, expires_at, disabled, revoked_at, created_at")
+_KEY_COLUMNS_OF_K = ", ".join("k." + column.strip() for column in _KEY_COLUMNS.split(","))
 _UPDATABLE = {"name", "limit_nanos", "limit_reset", "include_byok_in_limit", "expires_at", "disabled",
               "revoked_at"}
 _PURGE_EVERY_S = 30.0
@@ -161,6 +164,11 @@ class SQLiteBillingStore:
         row = self._connection().execute(f"SELECT {_KEY_COLUMNS} FROM keys WHERE key_hash = ?",
                                          (key_hash,)).fetchone()
         return _key_record(row) if row else None
+
+    def find_key_with_account(self, key_hash: str) -> tuple[KeyRecord, bool] | None:
+        row = self._connection().execute(f"SELECT {_KEY_COLUMNS_OF_K}, a.unlimited FROM keys k LEFT JOIN accounts a"
+                                         " ON a.account_id = k.account_id WHERE k.key_hash = ?", (key_hash,)).fetchone()
+        return (_key_record(row[:-1]), bool(row[-1])) if row else None
 
     def get_key(self, key_id: str) -> KeyRecord | None:
         row = self._connection().execute(f"SELECT {_KEY_COLUMNS} FROM keys WHERE key_id = ?",
@@ -258,19 +266,23 @@ class SQLiteBillingStore:
 
     def settle(self, reservation: Reservation, charge: Charge, *, now: float) -> int:
         with self._write() as db:
-            hold = db.execute("DELETE FROM reservations WHERE reservation_id = ? RETURNING amount_nanos, expired",
-                              (reservation.reservation_id,)).fetchone()
-            if hold is None:  # already settled or released: charging again would bill twice
+            held = 0
+            if reservation.held:
+                hold = db.execute("DELETE FROM reservations WHERE reservation_id = ? RETURNING amount_nanos, expired",
+                                  (reservation.reservation_id,)).fetchone()
+                if hold is None:  # already settled or released: charging again would bill twice
+                    return 0
+                # A purged hold (expired = 1) is no longer in the running totals, but the completion was
+                # served, so it is still billed.
+                held = 0 if hold[1] else hold[0]
+            booked = db.execute("INSERT OR IGNORE INTO ledger (ts, account_id, key_id, kind, amount_nanos, cost_nanos,"
+                                " fee_nanos, byok_cost_nanos, is_byok, reservation_id, generation_id)"
+                                " VALUES (?, ?, ?, 'usage', ?, ?, ?, ?, ?, ?, ?)",
+                                (now, reservation.account_id, reservation.key_id, -charge.total_nanos,
+                                 charge.cost_nanos, charge.fee_nanos, charge.byok_cost_nanos, int(charge.is_byok),
+                                 reservation.reservation_id, charge.generation_id)).rowcount
+            if not booked:  # a reservation that held nothing, settled before
                 return 0
-            # A purged hold (expired = 1) is no longer in the running totals, but the completion was
-            # served, so it is still billed.
-            held = 0 if hold[1] else hold[0]
-            db.execute("INSERT INTO ledger (ts, account_id, key_id, kind, amount_nanos, cost_nanos, fee_nanos,"
-                       " byok_cost_nanos, is_byok, reservation_id, generation_id)"
-                       " VALUES (?, ?, ?, 'usage', ?, ?, ?, ?, ?, ?, ?)",
-                       (now, reservation.account_id, reservation.key_id, -charge.total_nanos, charge.cost_nanos,
-                        charge.fee_nanos, charge.byok_cost_nanos, int(charge.is_byok),
-                        reservation.reservation_id, charge.generation_id))
             db.execute("UPDATE accounts SET balance_nanos = balance_nanos - ?1, usage_nanos = usage_nanos + ?1,"
                        " reserved_nanos = reserved_nanos - ?2 WHERE account_id = ?3",
                        (charge.total_nanos, held, reservation.account_id))
@@ -284,6 +296,8 @@ class SQLiteBillingStore:
         return charge.total_nanos
 
     def release(self, reservation: Reservation) -> None:
+        if not reservation.held:
+            return
         with self._write() as db:
             hold = db.execute("DELETE FROM reservations WHERE reservation_id = ? RETURNING amount_nanos, expired",
                               (reservation.reservation_id,)).fetchone()

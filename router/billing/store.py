@@ -43,6 +43,9 @@ class Reservation:
     amount_nanos: int
     expires_at: float
     include_byok_in_limit: bool = False  # read with the key at reserve time, used at settle
+    # False: nothing was held, because nothing needed protecting (an unlimited account, a key
+    # without a spend limit); settling still books the charge, exactly once.
+    held: bool = True
 
     @property
     def amount(self) -> Decimal:
@@ -104,6 +107,7 @@ class BillingStore(Protocol):
     # keys
     def insert_key(self, record: KeyRecord) -> bool: ...  # False if that key already exists
     def find_key_by_hash(self, key_hash: str) -> KeyRecord | None: ...
+    def find_key_with_account(self, key_hash: str) -> tuple[KeyRecord, bool] | None: ...  # (key, account unlimited)
     def get_key(self, key_id: str) -> KeyRecord | None: ...
     def list_keys(self, account_id: str | None = None) -> list[KeyRecord]: ...
     def update_key(self, key_id: str, changes: Mapping[str, Any], *, now: float) -> KeyRecord: ...
