@@ -12,7 +12,7 @@ __all__ = ["sample_order", "apply_floor", "normalise", "floor_values", "first_ch
 def normalise(weights: Mapping[str, float]) -> dict[str, float]:
     """Scale non-negative weights to sum 1; all-zero (or empty) weights become uniform."""
     total = float(sum(weights.values()))
-    if total <= 0.0 or not np.isfinite(total):
+    if total <= 0.0 or not math.isfinite(total):  # math, not numpy: ~1 us less per routed request
         n = len(weights)
         return {k: 1.0 / n for k in weights} if n else {}
     return {k: float(v) / total for k, v in weights.items()}
