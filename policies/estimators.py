@@ -149,6 +149,32 @@ class EndpointOutcomes:
             table[:, 1] *= 0.5 ** (np.maximum(now - table[:, 0], 0.0) / self.half_life_s)
         return table[:, 1:]
 
+    def posterior(self, endpoint_id: str, now: float) -> tuple[float, float, float, float, float, float, float]:
+        """`arrays` for one endpoint as floats: (n, fail_alpha, fail_beta, log_ttft_mean, log_ttft_var,
+        log_tps_mean, log_tps_var).
+
+        The same operations on Python floats, which round as numpy's do, except the decay power:
+        numpy's may differ from the C library's in the last bit, so it stays a numpy array operation.
+        """
+        row = self.rows.get(endpoint_id)
+        t_last, n, fail, n_speed, s_ttft, ss_ttft, s_tps, ss_tps = (now, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0) \
+            if row is None else row
+        if self.half_life_s is not None:
+            decay = float((0.5 ** (np.array([max(now - t_last, 0.0)]) / self.half_life_s))[0])
+            n, fail, n_speed, s_ttft, ss_ttft, s_tps, ss_tps = (
+                n * decay, fail * decay, n_speed * decay, s_ttft * decay, ss_ttft * decay, s_tps * decay,
+                ss_tps * decay)
+        k = self.prior_weight
+        weight = n_speed + k
+        ttft_mean = (s_ttft + k * self.prior_log_ttft) / weight
+        tps_mean = (s_tps + k * self.prior_log_tps) / weight
+        prior_ss_ttft = k * (self.prior_log_var + self.prior_log_ttft ** 2)
+        prior_ss_tps = k * (self.prior_log_var + self.prior_log_tps ** 2)
+        ttft_var = max((ss_ttft + prior_ss_ttft) / weight - ttft_mean * ttft_mean, 1e-6) / weight
+        tps_var = max((ss_tps + prior_ss_tps) / weight - tps_mean * tps_mean, 1e-6) / weight
+        return (n, fail + k * self.prior_failure, (n - fail) + k * (1.0 - self.prior_failure),
+                ttft_mean, ttft_var, tps_mean, tps_var)
+
     def arrays(self, endpoint_ids: Sequence[str], now: float) -> OutcomeArrays:
         """Posterior summaries for `endpoint_ids` as of `now` (unknown endpoints get the prior)."""
         empty = [now] + [0.0] * (_N_COLUMNS - 1)

@@ -40,6 +40,55 @@ from ._outcome_bandit import OutcomeBandit
 __all__ = ["ThompsonSampling"]
 
 _FAILURE, _TTFT, _TPS = range(3)
+_MIN_BATCH_TO_SETTLE = 4  # requests in a batch from which settling draws first pays off
+# A draw is settled when its leader's worst-case lead exceeds this fraction of the scores' magnitude:
+# far above the rounding of the scores themselves (~1e-16 relative), so no settled winner can differ
+# from the one scoring the draw for each request would find.
+_SETTLE_MARGIN = 1e-9
+
+
+_MAX_SCORES = 20_480  # scores (candidates x requests x draws) computed in one block
+
+
+def _scored_wins(base: np.ndarray, per_token: np.ndarray | None, usd_prices: np.ndarray,
+                 latency_output: np.ndarray) -> np.ndarray:
+    """(candidates, requests) draws won, scoring every draw for every request."""
+    n, n_requests = usd_prices.shape
+    scores = base[:, None, :] - usd_prices[:, :, None]
+    if per_token is not None:
+        scores -= latency_output[None, :, None] * per_token[:, None, :]
+    wins = (scores == scores.max(axis=0)).sum(axis=2)
+    if (wins.sum(axis=0) != scores.shape[2]).any():  # exact ties: the first best wins, as argmax does
+        winners = scores.argmax(axis=0) + n * np.arange(n_requests)[:, None]
+        wins = np.bincount(winners.ravel(), minlength=n * n_requests).reshape(n_requests, n).T
+    return wins
+
+
+def _settled_draws(base: np.ndarray, per_token: np.ndarray | None, usd_prices: np.ndarray,
+                   latency_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(settled, winner) per draw: whether one candidate wins the draw for every request of a batch.
+
+    A request's score of candidate c on draw d is base[c, d] - usd_prices[c, q] - latency_output[q]
+    * per_token[c, d]; the leader w's lead over c is at least base[w, d] - base[c, d] - max over the
+    batch of (usd_prices[w] - usd_prices[c]) - max(latency_output) * (per_token[w, d] -
+    per_token[c, d]) (the min instead when that difference is negative). A draw is settled when
+    that bound is positive, with a margin, for every other candidate.
+    """
+    n, n_draws = base.shape
+    columns = np.arange(n_draws)
+    reference = base - usd_prices[:, :1]  # the batch's first request, without its per-token term
+    if per_token is not None:
+        reference = reference - latency_output[0] * per_token
+    winner = reference.argmax(axis=0)
+    price_gap = (usd_prices[:, None, :] - usd_prices[None, :, :]).max(axis=2)  # [w, c]: max over requests
+    lead = base[winner, columns] - base - price_gap[winner].T
+    magnitude = np.abs(base).max() + np.abs(usd_prices).max() + 1.0
+    if per_token is not None:
+        gap = per_token[winner, columns] - per_token
+        lead -= np.maximum(latency_output.min() * gap, latency_output.max() * gap)
+        magnitude += np.abs(latency_output).max() * np.abs(per_token).max()
+    lead[winner, columns] = np.inf
+    return lead.min(axis=0) > _SETTLE_MARGIN * magnitude, winner
 
 
 @register
@@ -85,14 +134,20 @@ class ThompsonSampling(OutcomeBandit):
         self.band_: list[tuple[float, ...]] = []
         self.updated_: set[str] = set()  # endpoints observed since their last redraw test
         self.draws_version_ = 0  # counts `_draw` calls: the same version means the same draws
+        self.oldest_draw_ = math.inf  # min(drawn_at_), kept by `_draw` so that deciding need not scan
 
     def _learn_outcome(self, endpoint_id: str, features: RequestFeatures, success: bool, error_class: str | None,
                        ttft_s: float | None, latency_s: float | None, output_tokens: int,
                        tokens_per_s: float | None, now: float) -> None:
-        super()._learn_outcome(endpoint_id, features, success, error_class, ttft_s, latency_s, output_tokens,
-                               tokens_per_s, now)
-        self._ensure_state()
-        self.updated_.add(endpoint_id)
+        # OutcomeBandit._learn_outcome, without the calls in between (this runs once per attempt).
+        outcomes = self.__dict__.get("outcomes_") or self._outcomes()
+        outcomes.observe_outcome(endpoint_id, success, error_class, ttft_s, latency_s, output_tokens, tokens_per_s,
+                                 now)
+        updated = self.__dict__.get("updated_")
+        if updated is None:
+            self._ensure_state()
+            updated = self.updated_
+        updated.add(endpoint_id)
 
     def _rows(self, endpoint_ids: Sequence[str], now: float) -> list[int]:
         """Rows of `endpoint_ids`, redrawing (in one vectorised call) those whose draws are out of date."""
@@ -101,12 +156,13 @@ class ThompsonSampling(OutcomeBandit):
         found = [rows.get(e) for e in endpoint_ids]
         if updated or None in found:
             # In candidate order, so that the generator is consumed in the same order in every process.
-            stale = [e for e, row in zip(endpoint_ids, found) if row is None or (e in updated and self._moved(row))]
+            moved = self._moved
+            stale = [e for e, row in zip(endpoint_ids, found) if row is None or (e in updated and moved(row))]
             updated.difference_update(endpoint_ids)  # checked against their bands (stale ones are redrawn)
         else:
             stale = []
         max_age = None if self.half_life_s is None else 0.25 * self.half_life_s
-        if max_age is not None and self.drawn_at_ and now - min(self.drawn_at_) > max_age:
+        if max_age is not None and now - self.oldest_draw_ > max_age:
             drawn_at = self.drawn_at_
             stale += [e for e, row in zip(endpoint_ids, found)
                       if row is not None and now - drawn_at[row] > max_age and e not in stale]
@@ -117,7 +173,7 @@ class ThompsonSampling(OutcomeBandit):
 
     def _moved(self, row: int) -> bool:
         """Whether an endpoint's posterior left the band its draws were made for (see `_draw`)."""
-        _, n, failure, ttft, tps = self._outcomes().summaries[self.endpoint_of_row_[row]]
+        _, n, failure, ttft, tps = self.outcomes_.summaries[self.endpoint_of_row_[row]]  # observed: it exists
         ttft_low, ttft_high, tps_low, tps_high, failure_low, failure_high, n_low, n_high = self.band_[row]
         return not (ttft_low <= ttft <= ttft_high and tps_low <= tps <= tps_high
                     and failure_low <= failure <= failure_high and n_low <= n <= n_high)
@@ -138,28 +194,27 @@ class ThompsonSampling(OutcomeBandit):
             self.per_token_ = np.concatenate([self.per_token_, np.empty((grow, self.n_draws))])
         self.draws_version_ += 1
         outcomes = self._outcomes()
-        posterior = outcomes.arrays(endpoint_ids, now)
-        rng, shape = self.rng, (len(endpoint_ids), self.n_draws)
+        # Per endpoint in Python floats (usually one endpoint is redrawn; numpy's per-call cost
+        # would dominate), the random draws in the order the vectorised version made them.
+        posteriors = [outcomes.posterior(e, now) for e in endpoint_ids]
+        rng, n_draws = self.rng, self.n_draws
         # One call per endpoint: numpy's beta is ~2x slower with array parameters than with scalars.
-        failure = np.array([rng.beta(alpha, beta, size=self.n_draws)
-                            for alpha, beta in zip(posterior.fail_alpha.tolist(), posterior.fail_beta.tolist())])
-        noise = rng.standard_normal((2, *shape))
-        ttft_sd, tps_sd = np.sqrt(posterior.log_ttft_var), np.sqrt(posterior.log_tps_var)
-        ttft = np.exp(posterior.log_ttft_mean[:, None] + ttft_sd[:, None] * noise[0])
-        tps = np.exp(posterior.log_tps_mean[:, None] + tps_sd[:, None] * noise[1])
-        index = [rows[e] for e in endpoint_ids]
-        self.draws_[index] = np.stack([failure, ttft, tps], axis=1)
-        self.base_[index] = combine(self.weights, 0.0, ttft, ttft, tps, failure)
-        self.per_token_[index] = 1.0 / tps
-        alpha, beta = posterior.fail_alpha, posterior.fail_beta
-        fail_mean = alpha / (alpha + beta)
-        fail_sd = np.sqrt(fail_mean * (1.0 - fail_mean) / (alpha + beta + 1.0))
+        failures = [rng.beta(p[1], p[2], size=n_draws) for p in posteriors]
+        noise = rng.standard_normal((2, len(endpoint_ids), n_draws))
+        draws, base, per_token, weights = self.draws_, self.base_, self.per_token_, self.weights
         # The redraw test reads the estimator's undecayed point summaries, so the band is centred
         # on those: log-scale means move by tolerance * sd, the attempt count by the factor that
         # changes the spread (~1/sqrt(n)) by the tolerance.
         tolerance = self.redraw_tolerance
-        for i, endpoint_id in enumerate(endpoint_ids):
-            row = index[i]
+        for i, (endpoint_id, posterior, failure) in enumerate(zip(endpoint_ids, posteriors, failures)):
+            _, alpha, beta, ttft_mean, ttft_var, tps_mean, tps_var = posterior
+            ttft_sd, tps_sd = math.sqrt(ttft_var), math.sqrt(tps_var)
+            ttft = np.exp(ttft_mean + ttft_sd * noise[0, i])
+            tps = np.exp(tps_mean + tps_sd * noise[1, i])
+            row = rows[endpoint_id]
+            draws[row, _FAILURE], draws[row, _TTFT], draws[row, _TPS] = failure, ttft, tps
+            base[row] = combine(weights, 0.0, ttft, ttft, tps, failure)
+            per_token[row] = 1.0 / tps
             self.drawn_at_[row] = now
             self.updated_.discard(endpoint_id)
             summary = outcomes.summaries.get(endpoint_id)
@@ -167,13 +222,16 @@ class ThompsonSampling(OutcomeBandit):
                 self.band_[row] = (math.inf, -math.inf) * 4
                 continue
             _, n, failure_mean, ttft, tps = summary
-            ttft_step, tps_step = math.exp(tolerance * ttft_sd[i]), math.exp(tolerance * tps_sd[i])
-            failure_step = tolerance * float(fail_sd[i])
+            fail_mean = alpha / (alpha + beta)
+            fail_sd = math.sqrt(fail_mean * (1.0 - fail_mean) / (alpha + beta + 1.0))
+            ttft_step, tps_step = math.exp(tolerance * ttft_sd), math.exp(tolerance * tps_sd)
+            failure_step = tolerance * fail_sd
             weight = n + outcomes.prior_weight
             self.band_[row] = (ttft / ttft_step, ttft * ttft_step, tps / tps_step, tps * tps_step,
                                failure_mean - failure_step, failure_mean + failure_step,
                                weight / (1.0 + tolerance) ** 2 - outcomes.prior_weight,
                                weight * (1.0 + tolerance) ** 2 - outcomes.prior_weight)
+        self.oldest_draw_ = min(self.drawn_at_)
 
     # --- deciding ------------------------------------------------------------------------------
     def _probabilities(self, candidates: Sequence[Candidate], context: RoutingContext) -> list[float]:
@@ -194,26 +252,51 @@ class ThompsonSampling(OutcomeBandit):
         """(requests, candidates) share of draws each candidate wins, for requests with these features.
 
         One request or many, the same elementwise operations give the same floats. Scores are laid
-        out (candidates, requests, draws) because numpy's max over the first axis is fast.
+        out (candidates, requests, draws) because numpy's max over the first axis is fast. For a
+        batch, draws whose winner is settled for every request in it (`_settled_draws`) are
+        counted once instead of scored per request.
         """
         weights = self.weights
         n, n_requests = len(rows), len(features)
         prompt = np.array([f.prompt_tokens for f in features], dtype=float)
         output = np.array([f.expected_output_tokens for f in features], dtype=float)
         # Candidate.expected_cost, the same operations in the same order, for every request at once.
-        price_table = np.array([(c.request_price, c.prompt_price, c.completion_price) for c in candidates])
+        price_table = self._price_table(candidates)
         prices = price_table[:, :1] + price_table[:, 1:2] * prompt + price_table[:, 2:] * output  # (n, requests)
         in_order = rows == list(range(n))  # usual case: the candidates are the first rows, as a view
         base = self.base_[:n] if in_order else self.base_[rows]
-        scores = base[:, None, :] - (weights.usd * prices)[:, :, None]
+        per_token = None
         if weights.latency_s:
             per_token = self.per_token_[:n] if in_order else self.per_token_[rows]
-            scores -= (weights.latency_s * output)[None, :, None] * per_token[:, None, :]
-        wins = (scores == scores.max(axis=0)).sum(axis=2)  # (n, requests)
-        if (wins.sum(axis=0) != self.n_draws).any():  # exact ties: the first best wins, as argmax does
-            winners = scores.argmax(axis=0) + n * np.arange(n_requests)[:, None]
-            wins = np.bincount(winners.ravel(), minlength=n * n_requests).reshape(n_requests, n).T
+        usd_prices, latency_output = weights.usd * prices, weights.latency_s * output
+        settled_wins = None
+        if n_requests >= _MIN_BATCH_TO_SETTLE and n > 1:
+            settled, winner = _settled_draws(base, per_token, usd_prices, latency_output)
+            if settled.any():
+                settled_wins = np.bincount(winner[settled], minlength=n)[:, None]
+                contested = np.flatnonzero(~settled)
+                base = base[:, contested]
+                per_token = None if per_token is None else per_token[:, contested]
+        # Scored in blocks of requests: past ~20k scores a block's temporaries outgrow the
+        # allocator's reusable blocks and every operation pays for fresh pages (~3x per request).
+        block = max(1, _MAX_SCORES // max(1, n * base.shape[1]))
+        wins = np.concatenate([_scored_wins(base, per_token, usd_prices[:, start:start + block],
+                                            latency_output[start:start + block])
+                               for start in range(0, n_requests, block)], axis=1) if n_requests > block \
+            else _scored_wins(base, per_token, usd_prices, latency_output)
+        if settled_wins is not None:
+            wins = wins + settled_wins
         return wins.T / self.n_draws
+
+    def _price_table(self, candidates: Sequence[Candidate]) -> np.ndarray:
+        """(n, 3) request, prompt and completion prices; kept for a tuple (the replay passes the same one)."""
+        cached = self.__dict__.get("price_table_")
+        if cached is not None and cached[0] is candidates:
+            return cached[1]
+        table = np.array([(c.request_price, c.prompt_price, c.completion_price) for c in candidates])
+        if isinstance(candidates, tuple):  # immutable, and so are its candidates
+            self.price_table_ = (candidates, table)
+        return table
 
     # --- deciding many requests at once (used by the simulator, see policies.simulator.deciding) ---
     def distribution_version(self, candidates: Sequence[Candidate], context: RoutingContext) -> int:

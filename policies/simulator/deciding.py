@@ -83,43 +83,36 @@ class DecisionBatches:
     `values(r, ...)` first asks the policy for its version at request r (which refreshes the
     policy exactly as deciding r alone would); while it is unchanged the probabilities computed
     for r in the current batch are those `distribution` would give. A new batch runs from r to
-    the last following request that `batchable` accepts, at most `size` requests; the size grows
-    while versions outlast batches and shrinks when batches are cut short.
+    the last following request that `batchable` accepts, at most `size` requests: twice the
+    recent mean number of requests decided at one version, doubled while a version outlasts its
+    batch (rows past a version's end are computed in vain).
     """
 
-    # Thompson's scores are (candidates, requests, draws) arrays: past ~32 requests of 5 x 128 draws
-    # each temporary outgrows the allocator's small-block cache and the batch costs ~3x per request.
-    max_size = 32
+    min_size, max_size = 8, 256
 
-    def __init__(self, version: DistributionVersion, batch: DistributionBatch,
-                 features_of: Callable[[int], RequestFeatures], batchable: Callable[[int, int], bool],
-                 n_requests: int) -> None:
+    def __init__(self, version: DistributionVersion, batch: DistributionBatch, features: Sequence[RequestFeatures],
+                 batchable: Callable[[int, int], bool]) -> None:
         self.version, self.batch = version, batch
-        self.build_features, self.batchable, self.n_requests = features_of, batchable, n_requests
+        self.features, self.batchable, self.n_requests = features, batchable, len(features)
         self.start = self.end = 0  # requests [start, end) were decided at `decided_at`
         self.decided_at: Hashable = None
-        self.size = 16
-        self.features: list[RequestFeatures] = []
+        self.run_start, self.mean_run = 0, 8.0  # where the current version's run began; runs' moving mean
+        self.size = self.min_size
         self.probabilities: list[list[float]] = []
 
-    def features_of(self, r: int) -> RequestFeatures | None:
-        """Request r's features object when a batch already built it (one object per request)."""
-        return self.features[r - self.start] if self.start <= r < self.end else None
-
-    def values(self, r: int, epoch: int, candidates: Sequence[Candidate], context: RoutingContext,
-               features: RequestFeatures) -> list[float]:
+    def values(self, r: int, epoch: int, candidates: Sequence[Candidate], context: RoutingContext) -> list[float]:
         version = self.version(candidates, context)
-        if version != self.decided_at or r >= self.end:
-            if r >= self.end:
-                self.size = min(2 * self.size, self.max_size)
-            elif 2 * (r - self.start) < self.end - self.start:
-                self.size = max(self.size // 2, 1)
-            stop, end = min(self.n_requests, r + self.size), r + 1
-            while end < stop and self.batchable(end, epoch):
-                end += 1
-            # Requests still ahead in a cut-short batch keep their features objects.
-            kept = self.features[r - self.start:end - self.start] if r < self.end else [features]
-            self.features = kept + [self.build_features(q) for q in range(r + len(kept), end)]
-            self.probabilities = self.batch(candidates, self.features)
-            self.start, self.end, self.decided_at = r, end, version
-        return self.probabilities[r - self.start]
+        if version != self.decided_at:
+            self.mean_run += 0.25 * ((r - self.run_start) - self.mean_run)
+            self.run_start = r
+            self.size = min(max(int(2.0 * self.mean_run), self.min_size), self.max_size)
+        elif r >= self.end:
+            self.size = min(2 * self.size, self.max_size)
+        else:
+            return self.probabilities[r - self.start]
+        stop, end = min(self.n_requests, r + self.size), r + 1
+        while end < stop and self.batchable(end, epoch):
+            end += 1
+        self.probabilities = self.batch(candidates, self.features[r:end])
+        self.start, self.end, self.decided_at = r, end, version
+        return self.probabilities[0]

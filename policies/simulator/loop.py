@@ -128,15 +128,15 @@ class ReplayRun:
         distribution = policy.distribution if policy is not None else None
         aligned = aligned_probabilities(policy) if policy is not None else None
 
-        def build_features(q: int) -> RequestFeatures:
-            return RequestFeatures(prompts[q], max_tokens[q], expected[q], streams[q], tools[q], hours[q])
+        # One features object per request, built up front: decision batches read them ahead of the loop.
+        request_features = [RequestFeatures(*row) for row in zip(prompts, max_tokens, expected, streams, tools, hours)]
 
         def batchable(q: int, epoch: int) -> bool:  # the epoch's full candidate set, as request r
             return epoch_of[q] == epoch and needed[q] <= min_context
 
         def batches_for(policy: Policy | None) -> DecisionBatches | None:
             decider = batch_decider(policy) if policy is not None and config.batch_decisions else None
-            return None if decider is None else DecisionBatches(*decider, build_features, batchable, n)
+            return None if decider is None else DecisionBatches(*decider, request_features, batchable)
 
         batches = batches_for(policy)
         # Live stats and in-flight counts cost a few microseconds a request to keep; a policy that
@@ -189,9 +189,7 @@ class ReplayRun:
                     requests_log.append((False, 0, -1, -1, 1.0, 0.0, 0.0, 0.0, 0.0))
                     continue
                 candidate_set = self._candidate_set(candidates)
-            features = batches.features_of(r) if batches is not None else None
-            if features is None:
-                features = RequestFeatures(prompts[r], max_tokens[r], expected[r], streams[r], tools[r], hours[r])
+            features = request_features[r]
             if live:
                 context = RoutingContext(features, now, stats.snapshot(), None, dict(zip(ids, busy_row)))
             else:
@@ -204,7 +202,7 @@ class ReplayRun:
                 first, propensity, scores = 0, 1.0, None
             else:
                 if batches is not None and needed[r] <= min_context:
-                    values = batches.values(r, epoch, candidates, context, features)
+                    values = batches.values(r, epoch, candidates, context)
                     columns = set_columns[candidate_set]
                 elif aligned is not None:
                     values = aligned(candidates, context)
