@@ -46,15 +46,11 @@ class Accountant:
 
     def settle(self, plan: Any, endpoint: Endpoint, prompt_tokens: int, completion_tokens: int,
                is_byok: bool) -> float:
-        """Charge the served request; returns what the caller pays (USD, fees included)."""
-        hold = getattr(plan, "hold", None)
-        cost = request_cost(prompt_tokens, completion_tokens, prompt_price=endpoint.prompt_price,
-                            completion_price=endpoint.completion_price, request_price=endpoint.request_price)
-        if hold is None:
-            return float(cost)
-        plan.hold = None
-        charged = self.billing.settle(hold, cost, is_byok, generation_id=plan.generation_id)
-        return float(charged)
+        """Charge the served request now; returns what the caller pays (USD, fees included)."""
+        charged, booking = self.settle_later(plan, endpoint, prompt_tokens, completion_tokens, is_byok)
+        if booking is not None:
+            booking()
+        return charged
 
     def settle_later(self, plan: Any, endpoint: Endpoint, prompt_tokens: int, completion_tokens: int,
                      is_byok: bool) -> tuple[float, Callable[[], Any] | None]:
