@@ -102,11 +102,11 @@ class EndpointOutcomes:
         row = self.rows.get(endpoint_id)
         if row is None:
             row = self.rows[endpoint_id] = [now] + [0.0] * (_N_COLUMNS - 1)
-        decay = self._decay(now, row[_T_LAST])
+        t_last = row[_T_LAST]
+        decay = self._decay(now, t_last)
         if decay != 1.0:
-            for column in range(1, _N_COLUMNS):
-                row[column] *= decay
-        row[_T_LAST] = max(now, row[_T_LAST])
+            row[1:] = [value * decay for value in row[1:]]
+        row[_T_LAST] = max(now, t_last)
         if not success:
             # A client cancel or a user error says nothing about the endpoint's health.
             if error_class not in NEUTRAL_ERRORS:

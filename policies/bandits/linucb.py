@@ -27,6 +27,7 @@ product with x for every endpoint and then plain arithmetic per candidate.
 from __future__ import annotations
 
 import math
+from itertools import chain
 from typing import Sequence
 
 import numpy as np
@@ -211,14 +212,15 @@ class LinUCB(LearnsFromOutcomes):
         if n == 0:
             return [[] for _ in features]
         rows = [self.rows_.get(c.endpoint_id, 0) for c in candidates]
-        x = np.array([f.as_vector() for f in features])  # (requests, d)
+        # Feature vectors through one flat list (numpy converts it ~2x faster than a list of tuples).
+        x = np.array(list(chain.from_iterable(map(RequestFeatures.as_vector, features)))).reshape(-1, _N_FEATURES)
         prompt = np.array([f.prompt_tokens for f in features], dtype=float)
         output = np.array([f.expected_output_tokens for f in features], dtype=float)
         projected = np.matmul(x, self.model_[rows])  # (n, requests, 3 + 2d)
-        ttft = np.exp(projected[:, :, _TTFT]) * self.prior_ttft_s
-        tps = np.exp(projected[:, :, _TPS]) * self.prior_tokens_per_s
+        speed = np.exp(projected[:, :, :_FAIL]) * self._prior_speed  # ttft, tps
+        ttft, tps = speed[:, :, _TTFT], speed[:, :, _TPS]
         failure = np.minimum(np.maximum(projected[:, :, _FAIL] + self.prior_failure, 0.0), 1.0)
-        price_table = np.array([(c.request_price, c.prompt_price, c.completion_price) for c in candidates])
+        price_table = self._price_table(candidates)
         prices = price_table[:, :1] + price_table[:, 1:2] * prompt + price_table[:, 2:] * output  # Candidate.expected_cost
         utilities = combine(self.weights, prices, ttft, ttft + output / tps, tps, failure)
         width = np.sqrt(np.maximum((projected[:, :, 3:3 + _N_FEATURES] * x).sum(axis=2), 0.0))
@@ -226,9 +228,30 @@ class LinUCB(LearnsFromOutcomes):
         scores = utilities + (self.alpha * scale) * width
         best = scores.max(axis=0)
         threshold = np.where(best == math.inf, best, best - _TIE_TOLERANCE * np.maximum(1.0, np.abs(best)))
-        winners = (scores >= threshold).astype(float)
+        winners = scores >= threshold
+        floor = min(self.min_prob, 1.0 / n) if self.min_prob > 0.0 else 0.0
+        spread = 1.0 - n * floor
+        if (winners.sum(axis=0) == 1).all():  # no ties (the usual case): rows built in Python
+            # `sampler.floor_values(greedy(...))` for one winner: spread * 1.0 + floor, spread * 0.0 + floor.
+            top, rest = (spread * 1.0 + floor, spread * 0.0 + floor) if floor else (1.0, 0.0)
+            template = [rest] * n
+            decided = []
+            for winner in winners.argmax(axis=0).tolist():
+                row = template.copy()
+                row[winner] = top
+                decided.append(row)
+            return decided
         shares = winners * (1.0 / winners.sum(axis=0))
-        if self.min_prob > 0.0:  # `sampler.floor_values`, as array arithmetic: the same floats
-            floor = min(self.min_prob, 1.0 / n)
-            shares = (1.0 - n * floor) * shares + floor
+        if floor:  # `sampler.floor_values`, as array arithmetic: the same floats
+            shares = spread * shares + floor
         return shares.T.tolist()
+
+    def _price_table(self, candidates: Sequence[Candidate]) -> np.ndarray:
+        """(n, 3) request, prompt and completion prices; kept for a tuple (the replay passes the same one)."""
+        cached = self.__dict__.get("price_table_")
+        if cached is not None and cached[0] is candidates:
+            return cached[1]
+        table = np.array([(c.request_price, c.prompt_price, c.completion_price) for c in candidates])
+        if isinstance(candidates, tuple):  # immutable, and so are its candidates
+            self.price_table_ = (candidates, table)
+        return table

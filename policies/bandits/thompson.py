@@ -47,6 +47,7 @@ _MIN_BATCH_TO_SETTLE = 4  # requests in a batch from which settling draws first 
 _SETTLE_MARGIN = 1e-9
 
 
+_COLUMNS: dict[int, np.ndarray] = {}  # np.arange(n_draws), kept: it indexes every batch's leaders
 _MAX_SCORES = 20_480  # scores (candidates x requests x draws) computed in one block
 
 
@@ -75,7 +76,9 @@ def _settled_draws(base: np.ndarray, per_token: np.ndarray | None, usd_prices: n
     that bound is positive, with a margin, for every other candidate.
     """
     n, n_draws = base.shape
-    columns = np.arange(n_draws)
+    columns = _COLUMNS.get(n_draws)
+    if columns is None:
+        columns = _COLUMNS[n_draws] = np.arange(n_draws)
     reference = base - usd_prices[:, :1]  # the batch's first request, without its per-token term
     if per_token is not None:
         reference = reference - latency_output[0] * per_token
@@ -272,6 +275,9 @@ class ThompsonSampling(OutcomeBandit):
         settled_wins = None
         if n_requests >= _MIN_BATCH_TO_SETTLE and n > 1:
             settled, winner = _settled_draws(base, per_token, usd_prices, latency_output)
+            if settled.all():  # the usual case: every request of the batch gets the same shares
+                shares = np.bincount(winner, minlength=n) / self.n_draws
+                return np.broadcast_to(shares, (n_requests, n))
             if settled.any():
                 settled_wins = np.bincount(winner[settled], minlength=n)[:, None]
                 contested = np.flatnonzero(~settled)
@@ -307,10 +313,29 @@ class ThompsonSampling(OutcomeBandit):
         """
         if not isinstance(candidates, tuple):
             self._rows([c.endpoint_id for c in candidates], context.now)
-        else:  # replay passes the same (immutable) tuple again and again
-            if candidates is not self.__dict__.get("candidates_"):
-                self.candidates_, self.candidate_ids_ = candidates, [c.endpoint_id for c in candidates]
-            self._rows(self.candidate_ids_, context.now)
+            return self.draws_version_
+        # The replay passes the same (immutable) tuple again and again: once every candidate has
+        # draws, `_rows`' test needs only the observed endpoints among them (usually one).
+        cached = self.__dict__.get("candidates_")
+        if cached is None or cached[0] is not candidates:
+            ids = [c.endpoint_id for c in candidates]
+            cached = self.candidates_ = (candidates, ids, {e: i for i, e in enumerate(ids)})
+        _, ids, position = cached
+        rows, now = self.__dict__.get("rows_"), context.now
+        if rows is None or any(e not in rows for e in ids) or (
+                self.half_life_s is not None and now - self.oldest_draw_ > 0.25 * self.half_life_s):
+            self._rows(ids, now)
+            return self.draws_version_
+        updated = self.updated_
+        if updated:
+            observed = [e for e in updated if e in position]
+            if observed:
+                updated.difference_update(observed)
+                moved = self._moved
+                stale = [e for e in observed if moved(rows[e])]
+                if stale:
+                    stale.sort(key=position.__getitem__)  # candidate order, as `_rows` draws them
+                    self._draw(stale, now)
         return self.draws_version_
 
     def distribution_batch(self, candidates: Sequence[Candidate],

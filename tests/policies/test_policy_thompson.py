@@ -116,3 +116,30 @@ def test_exact_ties_go_to_the_first_candidate_as_win_frequencies_does():
     scores = policy.base_[rows] - 1000.0 * prices[:, None] - 1.0 * 200 * policy.per_token_[rows]
     assert shares[0] == shares[1] == win_frequencies(scores.T).tolist()
     assert shares[0][1] == 0.0
+
+
+@pytest.mark.parametrize("n_requests", [4, 40, 300])
+def test_draws_settled_for_a_batch_count_as_scoring_each_request_would(n_requests):
+    from policies.bandits.thompson import _settled_draws
+
+    endpoints = [FakeEndpoint("fast/m", 0.2, 120.0, 0.01), FakeEndpoint("a/m", 0.8, 50.0, 0.02),
+                 FakeEndpoint("b/m", 0.8, 50.0, 0.02, price_per_token=1.2e-6)]
+    candidates = tuple(e.candidate for e in endpoints)
+    rng = np.random.default_rng(5)
+    policy = make_policy("thompson", seed=0)
+    policy.fit([endpoints[step % 3].outcome(context_at(float(step)), rng) for step in range(60)])
+    now = 61.0
+    policy.distribution_version(candidates, context_at(now))
+    features = [RequestFeatures(int(p), None, int(o)) for p, o in
+                zip(rng.integers(1, 20_000, n_requests), rng.integers(1, 1500, n_requests))]
+    # The batch mixes draws settled for all its requests (fast/m far ahead, or a/m vs b/m decided
+    # by price) with contested ones: both paths are taken.
+    rows = [policy.rows_[c.endpoint_id] for c in candidates]
+    prices = np.array([[c.expected_cost(f.prompt_tokens, f.expected_output_tokens) for f in features]
+                       for c in candidates])
+    output = np.array([f.expected_output_tokens for f in features], dtype=float)
+    settled, _ = _settled_draws(policy.base_[rows], policy.per_token_[rows], 1000.0 * prices, 1.0 * output)
+    assert settled.any() and not settled.all()
+    batch = policy.distribution_batch(candidates, features)
+    for row, feature in zip(batch, features):
+        assert row == list(policy.distribution(candidates, RoutingContext(feature, now)).values())
