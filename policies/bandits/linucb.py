@@ -86,7 +86,7 @@ class LinUCB(LearnsFromOutcomes):
         # What the model is solved from: Gram matrices (all attempts, successes) and X'y per target.
         self.gram_ = (self.ridge * np.eye(_N_FEATURES))[None, None].repeat(2, axis=1)
         self.moments_ = np.zeros((1, _N_FEATURES, 3))
-        self.pending_: list[tuple] = []  # (row, x, failed, log ttft offset or None, log tps offset)
+        self.pending_: list[tuple] = []  # (row, x + (log ttft offset, log tps offset, failure offset), timed)
         self.version_ = 0  # counts refreshes: the same version means the same model
 
     def _row(self, endpoint_id: str) -> int:
@@ -105,10 +105,12 @@ class LinUCB(LearnsFromOutcomes):
             return
         self._ensure_state()
         speed = speed_from(ttft_s, latency_s, output_tokens, tokens_per_s) if success else None
-        self.pending_.append((
-            self._row(endpoint_id), features.as_vector(), 0.0 if success else 1.0,
-            None if speed is None else math.log(speed[0] / self.prior_ttft_s),
-            None if speed is None else math.log(speed[1] / self.prior_tokens_per_s)))
+        # x, then the targets: log ttft and log tps offsets (0, adding nothing, when untimed), failure.
+        targets = (0.0, 0.0) if speed is None else (math.log(speed[0] / self.prior_ttft_s),
+                                                    math.log(speed[1] / self.prior_tokens_per_s))
+        self.pending_.append((self._row(endpoint_id),
+                              features.as_vector() + targets + ((0.0 if success else 1.0) - self.prior_failure,),
+                              speed is not None))
         # A failure is news (an outage shows first as failures): it refreshes at once.
         if not success or len(self.pending_) >= self.refresh_every:
             self._refresh()
@@ -125,23 +127,25 @@ class LinUCB(LearnsFromOutcomes):
         by_row: dict[int, list[tuple]] = {}
         for observed in pending:
             by_row.setdefault(observed[0], []).append(observed)
-        prior_failure, model, gram, moments = self.prior_failure, self.model_, self.gram_, self.moments_
+        model, gram, moments, width = self.model_, self.gram_, self.moments_, _N_FEATURES + 3
         for row, observed in by_row.items():  # usually one or two endpoints
-            x = np.array([o[1] for o in observed])
-            # Targets (ttft, tps, failure); an untimed observation's zero speed targets add exactly 0.
-            targets = np.array([(o[3] or 0.0, o[4] or 0.0, o[2] - prior_failure) for o in observed])
-            gram_all = x.T @ x
+            table = np.array(list(chain.from_iterable(o[1] for o in observed))).reshape(len(observed), width)
+            x = table[:, :_N_FEATURES]
+            products = x.T @ table  # X'X, then X'y for the three targets
+            gram_all = products[:, :_N_FEATURES]
             gram[row, 0] += gram_all
-            timed = [i for i, o in enumerate(observed) if o[3] is not None]
+            timed = [i for i, o in enumerate(observed) if o[2]]
             if len(timed) == len(observed):
                 gram[row, 1] += gram_all
             elif timed:
                 gram[row, 1] += x[timed].T @ x[timed]
-            moments[row] += x.T @ targets
+            moments[row] += products[:, _N_FEATURES:]
             inverses = np.linalg.inv(gram[row])  # (2, d, d): all attempts, successes
-            model[row, :, 3:] = inverses.transpose(1, 0, 2).reshape(_N_FEATURES, 2 * _N_FEATURES)
-            model[row, :, _FAIL] = inverses[0] @ moments[row, :, _FAIL]
-            model[row, :, :_FAIL] = inverses[1] @ moments[row, :, :_FAIL]
+            coefficients = inverses @ moments[row]  # (2, d, 3): failure from the first, speeds from the second
+            model_row = model[row]
+            model_row[:, 3:] = inverses.transpose(1, 0, 2).reshape(_N_FEATURES, 2 * _N_FEATURES)
+            model_row[:, _FAIL] = coefficients[0, :, _FAIL]
+            model_row[:, :_FAIL] = coefficients[1, :, :_FAIL]
         self.version_ += 1
 
     # --- deciding ------------------------------------------------------------------------------
@@ -193,7 +197,7 @@ class LinUCB(LearnsFromOutcomes):
                 for i in range(len(candidates))]
 
     # --- deciding many requests at once (used by the simulator, see policies.simulator.deciding) ---
-    def distribution_version(self, candidates: Sequence[Candidate], context: RoutingContext) -> int:
+    def distribution_version(self, candidates: Sequence[Candidate], now: float) -> int:
         """The model's version: while it stays the same, `distribution` (without a sort) is a fixed
         function of each request's features, so requests can be decided with `distribution_batch`."""
         self._ensure_state()

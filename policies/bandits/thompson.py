@@ -305,14 +305,14 @@ class ThompsonSampling(OutcomeBandit):
         return table
 
     # --- deciding many requests at once (used by the simulator, see policies.simulator.deciding) ---
-    def distribution_version(self, candidates: Sequence[Candidate], context: RoutingContext) -> int:
-        """Bring the draws up to date for this request, as deciding does, and return their version.
+    def distribution_version(self, candidates: Sequence[Candidate], now: float) -> int:
+        """Bring the draws up to date for a request at time `now`, as deciding does, and return their version.
 
         While the version stays the same, `distribution` (without a sort) is a fixed function of
         each request's features, so requests can be decided together with `distribution_batch`.
         """
         if not isinstance(candidates, tuple):
-            self._rows([c.endpoint_id for c in candidates], context.now)
+            self._rows([c.endpoint_id for c in candidates], now)
             return self.draws_version_
         # The replay passes the same (immutable) tuple again and again: once every candidate has
         # draws, `_rows`' test needs only the observed endpoints among them (usually one).
@@ -321,7 +321,7 @@ class ThompsonSampling(OutcomeBandit):
             ids = [c.endpoint_id for c in candidates]
             cached = self.candidates_ = (candidates, ids, {e: i for i, e in enumerate(ids)})
         _, ids, position = cached
-        rows, now = self.__dict__.get("rows_"), context.now
+        rows = self.__dict__.get("rows_")
         if rows is None or any(e not in rows for e in ids) or (
                 self.half_life_s is not None and now - self.oldest_draw_ > 0.25 * self.half_life_s):
             self._rows(ids, now)

@@ -8,10 +8,12 @@ base `distribution`, `aligned_probabilities` returns exactly what `distribution`
 None and the loop reads `distribution`'s dict. Tests pin the two to the same floats.
 
 A policy may also offer two optional methods that let the loop decide several requests at once:
-`distribution_version(candidates, context)` brings the policy up to date for one request exactly
-as deciding it would and returns a token, and `distribution_batch(candidates, features)` returns
-the candidate-aligned probabilities `distribution` would give requests with those features (no
-sort) for as long as the token stays the same. `batch_decider` returns that pair or None.
+`distribution_version(candidates, now)` brings the policy up to date for a request at time `now`
+exactly as deciding it would and returns a token, and `distribution_batch(candidates, features)`
+returns the candidate-aligned probabilities `distribution` would give requests with those
+features (no sort) for as long as the token stays the same. Such a distribution reads nothing of
+the context but the features and the time, so the loop builds no `RoutingContext` for these
+decisions. `batch_decider` returns that pair or None.
 
 Learning takes the same shortcut: a policy whose `update` only hands an observation's fields to
 `_learn_outcome` (`policies.bandits.LearnsFromOutcomes`) is given those fields directly by
@@ -19,6 +21,7 @@ Learning takes the same shortcut: a policy whose `update` only hands an observat
 """
 from __future__ import annotations
 
+from collections import deque
 from typing import Callable, Hashable, Sequence
 
 import numpy as np
@@ -64,7 +67,7 @@ def outcome_learner(policy: Policy) -> OutcomeLearner | None:
     return policy._learn_outcome
 
 
-DistributionVersion = Callable[[Sequence[Candidate], RoutingContext], Hashable]
+DistributionVersion = Callable[[Sequence[Candidate], float], Hashable]
 DistributionBatch = Callable[[Sequence[Candidate], Sequence[RequestFeatures]], list[list[float]]]
 
 
@@ -83,9 +86,9 @@ class DecisionBatches:
     `values(r, ...)` first asks the policy for its version at request r (which refreshes the
     policy exactly as deciding r alone would); while it is unchanged the probabilities computed
     for r in the current batch are those `distribution` would give. A new batch runs from r to
-    the last following request that `batchable` accepts, at most `size` requests: twice the
-    recent mean number of requests decided at one version, doubled while a version outlasts its
-    batch (rows past a version's end are computed in vain).
+    the last following request that `batchable` accepts, at most `size` requests: the longest of
+    the last few runs of requests decided at one version (rows past a version's end are computed
+    in vain, a batch too short costs another batch), doubled while a version outlasts its batch.
     """
 
     min_size, max_size = 8, 256
@@ -96,16 +99,17 @@ class DecisionBatches:
         self.features, self.batchable, self.n_requests = features, batchable, len(features)
         self.start = self.end = 0  # requests [start, end) were decided at `decided_at`
         self.decided_at: Hashable = None
-        self.run_start, self.mean_run = 0, 8.0  # where the current version's run began; runs' moving mean
+        self.run_start = 0  # the first request decided at the current version
+        self.runs: deque[int] = deque([self.min_size], maxlen=8)  # requests decided at recent versions
         self.size = self.min_size
         self.probabilities: list[list[float]] = []
 
-    def values(self, r: int, epoch: int, candidates: Sequence[Candidate], context: RoutingContext) -> list[float]:
-        version = self.version(candidates, context)
+    def values(self, r: int, epoch: int, candidates: Sequence[Candidate], now: float) -> list[float]:
+        version = self.version(candidates, now)
         if version != self.decided_at:
-            self.mean_run += 0.25 * ((r - self.run_start) - self.mean_run)
+            self.runs.append(r - self.run_start)
             self.run_start = r
-            self.size = min(max(int(2.0 * self.mean_run), self.min_size), self.max_size)
+            self.size = min(max(max(self.runs) + 1, self.min_size), self.max_size)
         elif r >= self.end:
             self.size = min(2 * self.size, self.max_size)
         else:

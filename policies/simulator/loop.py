@@ -124,6 +124,7 @@ class ReplayRun:
         history = self.history
         update = policy.update if learns else (history.append if history is not None else None)
         learn = outcome_learner(policy) if learns else None
+        contextless = learn is not None or update is None  # observations, if any, carry no context
         refit_every = config.refit_every_s
         distribution = policy.distribution if policy is not None else None
         aligned = aligned_probabilities(policy) if policy is not None else None
@@ -190,7 +191,10 @@ class ReplayRun:
                     continue
                 candidate_set = self._candidate_set(candidates)
             features = request_features[r]
-            if live:
+            batched = batches is not None and needed[r] <= min_context
+            if batched and contextless:
+                context = None  # a batched decision reads only `now`, and no Observation will carry it
+            elif live:
                 context = RoutingContext(features, now, stats.snapshot(), None, dict(zip(ids, busy_row)))
             else:
                 context = RoutingContext(features, now, EMPTY_STATS, None, EMPTY_STATS)
@@ -201,8 +205,8 @@ class ReplayRun:
                 columns = [self._oracle_choice(potential, r, busy_row, prompt_np, output_np, stream_np, candidates)]
                 first, propensity, scores = 0, 1.0, None
             else:
-                if batches is not None and needed[r] <= min_context:
-                    values = batches.values(r, epoch, candidates, context)
+                if batched:
+                    values = batches.values(r, epoch, candidates, now)
                     columns = set_columns[candidate_set]
                 elif aligned is not None:
                     values = aligned(candidates, context)

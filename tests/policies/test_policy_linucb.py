@@ -88,7 +88,7 @@ def test_a_batch_of_requests_gets_what_each_would_get_alone():
             ttft = float(rng.lognormal(-1.0 + 0.3 * (step % 3), 0.3))
             policy.update(Observation(endpoint, context, True, None, ttft, None, 100,
                                       float(rng.lognormal(4.0, 0.2)), now=context.now))
-    version = policy.distribution_version(candidates, context_at(300.0))
+    version = policy.distribution_version(candidates, 300.0)
     features = [RequestFeatures(int(p), None, int(o), bool(s)) for p, o, s in
                 zip(rng.integers(1, 8000, 200), rng.integers(1, 2000, 200), rng.random(200) < 0.5)]
     batch = policy.distribution_batch(candidates, features)
@@ -98,4 +98,4 @@ def test_a_batch_of_requests_gets_what_each_would_get_alone():
         assert row == list(alone.values())
         winners.add(max(alone, key=alone.get))
     assert len(winners) > 1  # the features decide: the comparison covers more than one winner
-    assert policy.distribution_version(candidates, context_at(300.0)) == version
+    assert policy.distribution_version(candidates, 300.0) == version
