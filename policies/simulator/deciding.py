@@ -16,8 +16,8 @@ the context but the features and the time, so the loop builds no `RoutingContext
 decisions. `batch_decider` returns that pair or None.
 
 Learning takes the same shortcut: a policy whose `update` only hands an observation's fields to
-`_learn_outcome` (`policies.bandits.LearnsFromOutcomes`) is given those fields directly by
-`outcome_learner`, without an `Observation` per attempt.
+`_learn_outcome` (`policies.bandits._outcome_bandit.LearnsFromOutcomes`) is given those fields
+directly by `outcome_learner`, without an `Observation` per attempt.
 """
 from __future__ import annotations
 
