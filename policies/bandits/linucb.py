@@ -163,7 +163,10 @@ class LinUCB(LearnsFromOutcomes):
 
     @property
     def _prior_speed(self) -> np.ndarray:
-        return np.array([self.prior_ttft_s, self.prior_tokens_per_s])
+        prior = self.__dict__.get("prior_speed_")
+        if prior is None:
+            prior = self.prior_speed_ = np.array([self.prior_ttft_s, self.prior_tokens_per_s])
+        return prior
 
     def _probabilities(self, candidates: Sequence[Candidate], context: RoutingContext) -> list[float]:
         # One batched product gives every endpoint's predicted offsets and A^-1 x; the rest is
@@ -221,11 +224,12 @@ class LinUCB(LearnsFromOutcomes):
         prompt = np.array([f.prompt_tokens for f in features], dtype=float)
         output = np.array([f.expected_output_tokens for f in features], dtype=float)
         projected = np.matmul(x, self.model_[rows])  # (n, requests, 3 + 2d)
-        speed = np.exp(projected[:, :, :_FAIL]) * self._prior_speed  # ttft, tps
+        speed = np.exp(projected[:, :, :_FAIL])
+        speed *= self._prior_speed  # ttft, tps
         ttft, tps = speed[:, :, _TTFT], speed[:, :, _TPS]
         failure = np.minimum(np.maximum(projected[:, :, _FAIL] + self.prior_failure, 0.0), 1.0)
-        price_table = self._price_table(candidates)
-        prices = price_table[:, :1] + price_table[:, 1:2] * prompt + price_table[:, 2:] * output  # Candidate.expected_cost
+        request_price, prompt_price, completion_price = self._price_columns(candidates)
+        prices = request_price + prompt_price * prompt + completion_price * output  # Candidate.expected_cost
         utilities = combine(self.weights, prices, ttft, ttft + output / tps, tps, failure)
         width = np.sqrt(np.maximum((projected[:, :, 3:3 + _N_FEATURES] * x).sum(axis=2), 0.0))
         scale = np.abs(utilities).sum(axis=0) / n + 1e-12
@@ -250,12 +254,13 @@ class LinUCB(LearnsFromOutcomes):
             shares = spread * shares + floor
         return shares.T.tolist()
 
-    def _price_table(self, candidates: Sequence[Candidate]) -> np.ndarray:
-        """(n, 3) request, prompt and completion prices; kept for a tuple (the replay passes the same one)."""
-        cached = self.__dict__.get("price_table_")
+    def _price_columns(self, candidates: Sequence[Candidate]) -> np.ndarray:
+        """(3, n, 1) request, prompt and completion prices; kept for a tuple (the replay passes the same one)."""
+        cached = self.__dict__.get("price_columns_")
         if cached is not None and cached[0] is candidates:
             return cached[1]
-        table = np.array([(c.request_price, c.prompt_price, c.completion_price) for c in candidates])
+        columns = np.array([[(c.request_price,), (c.prompt_price,), (c.completion_price,)] for c in candidates])
+        columns = np.ascontiguousarray(columns.transpose(1, 0, 2))
         if isinstance(candidates, tuple):  # immutable, and so are its candidates
-            self.price_table_ = (candidates, table)
-        return table
+            self.price_columns_ = (candidates, columns)
+        return columns
