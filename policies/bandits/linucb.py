@@ -9,17 +9,18 @@ matrix of all attempts, scale the candidates' mean |utility|).
 Observations are folded into the model in batches: `update` records one, and a failure (news:
 an outage shows first as failures) or the `refresh_every`-th recorded success adds the pending
 observations to the touched endpoints' Gram matrices and moment vectors and re-solves their
-ridge regressions (and inverses), a few array operations per touched endpoint. The model equals the per-observation
-recursive update (same sums; floats differ in the last bits) but lags by up to
-`refresh_every - 1` successes, as a request path reading a snapshot would; `refresh_every=1`
+ridge regressions (and inverses), a few array operations per touched endpoint. The model equals
+the per-observation recursive update (same sums; floats differ in the last bits) but lags by up
+to `refresh_every - 1` successes, as a request path reading a snapshot would; `refresh_every=1`
 refreshes on every observation. That lag is an approximation, measured on the shipped scenarios
 (azure-conv, 19,366 requests, seed 0): mean regret with the default 16 against 1 moved by at
 most 0.001 (outage-of-best 0.623 -> 0.622, rate-limited-cheap 0.196 -> 0.197, slow-degradation
-5.672 -> 5.671, price-cut and steady unchanged); with 32 it rose by up to 0.028.
+5.672 -> 5.671, price-cut and steady unchanged); with 24 it rose by up to 0.048, with 32 by up
+to 0.028 (slow-degradation 5.720 and 5.700).
 
 Between refreshes the distribution is a fixed function of each request's features, so
 `distribution_version` / `distribution_batch` let the simulator decide many requests at once
-(one vectorised pass over up to 32 requests); `fit` refreshes at its end.
+(one vectorised pass per batch); `fit` refreshes at its end.
 
 All endpoints' state lives in stacked arrays (row 0 is the prior), so that deciding is one
 product with x for every endpoint and then plain arithmetic per candidate.
@@ -34,7 +35,7 @@ import numpy as np
 
 from ..base import Candidate, Observation, RequestFeatures, RoutingContext
 from ..estimators import NEUTRAL_ERRORS, speed_from
-from ..exploration import greedy
+from ..exploration import _TIE_TOLERANCE, greedy  # the batch path shares ties exactly as `greedy` does
 from ..objective import DEFAULT_WEIGHTS, Prediction, Weights, combine, weights_for
 from ..registry import register
 from ._outcome_bandit import LearnsFromOutcomes
@@ -43,7 +44,6 @@ __all__ = ["LinUCB"]
 
 _N_FEATURES = len(RequestFeatures().as_vector())
 _TTFT, _TPS, _FAIL = range(3)
-_TIE_TOLERANCE = 1e-12  # exploration.greedy's: the batch path shares ties exactly as `greedy` does
 
 
 @register
@@ -201,8 +201,9 @@ class LinUCB(LearnsFromOutcomes):
 
     # --- deciding many requests at once (used by the simulator, see policies.simulator.deciding) ---
     def distribution_version(self, candidates: Sequence[Candidate], now: float) -> int:
-        """The model's version: while it stays the same, `distribution` (without a sort) is a fixed
-        function of each request's features, so requests can be decided with `distribution_batch`."""
+        """The model's version (time plays no part): while it stays the same, `distribution` (without
+        a sort) is a fixed function of each request's features, so requests can be decided with
+        `distribution_batch`."""
         self._ensure_state()
         return self.version_
 

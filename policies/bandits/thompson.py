@@ -19,7 +19,10 @@ Deciding uses that `combine` is linear in price and latency: per draw, the part 
 depend on the request (`base_`) and the decode time per output token (`per_token_`) are kept,
 so a request's scores are base - latency weight * output tokens * per_token - usd * price.
 Between redraws the distribution is therefore a fixed function of each request's features:
-`distribution_version` / `distribution_batch` let the simulator decide many requests at once.
+`distribution_version` / `distribution_batch` let the simulator decide many requests at once. In
+such a batch a draw is usually won by the same endpoint for every request (its lead, bounded
+over the batch's prices and output lengths, is positive): those draws are counted once and only
+the others are scored per request, which gives exactly the win counts of scoring them all.
 tests/policies/test_policy_thompson.py measures the propensities against exact win
 probabilities: 0.031 mean largest error with fresh draws after every update, 0.043 with the
 default tolerance.
@@ -153,7 +156,7 @@ class ThompsonSampling(OutcomeBandit):
         updated.add(endpoint_id)
 
     def _rows(self, endpoint_ids: Sequence[str], now: float) -> list[int]:
-        """Rows of `endpoint_ids`, redrawing (in one vectorised call) those whose draws are out of date."""
+        """Rows of `endpoint_ids`, redrawing those whose draws are out of date."""
         self._ensure_state()
         rows, updated = self.rows_, self.updated_
         found = [rows.get(e) for e in endpoint_ids]
@@ -197,8 +200,8 @@ class ThompsonSampling(OutcomeBandit):
             self.per_token_ = np.concatenate([self.per_token_, np.empty((grow, self.n_draws))])
         self.draws_version_ += 1
         outcomes = self._outcomes()
-        # Per endpoint in Python floats (usually one endpoint is redrawn; numpy's per-call cost
-        # would dominate), the random draws in the order the vectorised version made them.
+        # Posteriors in Python floats (usually one endpoint is redrawn, and numpy's per-call cost
+        # would dominate); the generator is consumed as ever: the betas, then one normal call.
         posteriors = [outcomes.posterior(e, now) for e in endpoint_ids]
         rng, n_draws = self.rng, self.n_draws
         # One call per endpoint: numpy's beta is ~2x slower with array parameters than with scalars.
