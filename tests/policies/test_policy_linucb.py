@@ -99,3 +99,14 @@ def test_a_batch_of_requests_gets_what_each_would_get_alone():
         winners.add(max(alone, key=alone.get))
     assert len(winners) > 1  # the features decide: the comparison covers more than one winner
     assert policy.distribution_version(candidates, 300.0) == version
+
+
+def test_refresh_inverts_as_numpy_does_and_a_singular_gram_still_raises():
+    from policies.bandits.linucb import _inverse
+
+    rng = np.random.default_rng(1)
+    x = rng.random((2, 9, 6))
+    grams = x.transpose(0, 2, 1) @ x + np.eye(6)
+    assert np.array_equal(_inverse(grams, 1.0), np.linalg.inv(grams))
+    with pytest.raises(np.linalg.LinAlgError):  # without a ridge a Gram matrix may be singular
+        _inverse(np.zeros((2, 6, 6)), 0.0)
