@@ -255,7 +255,8 @@ class ThompsonSampling(OutcomeBandit):
 
     def _win_shares(self, rows: list[int], candidates: Sequence[Candidate],
                     features: Sequence[RequestFeatures]) -> np.ndarray:
-        """(requests, candidates) share of draws each candidate wins, for requests with these features.
+        """(requests, candidates) share of draws each candidate wins, for requests with these features;
+        a single row when it is the same for every request.
 
         One request or many, the same elementwise operations give the same floats. Scores are laid
         out (candidates, requests, draws) because numpy's max over the first axis is fast. For a
@@ -279,8 +280,7 @@ class ThompsonSampling(OutcomeBandit):
         if n_requests >= _MIN_BATCH_TO_SETTLE and n > 1:
             settled, winner = _settled_draws(base, per_token, usd_prices, latency_output)
             if settled.all():  # the usual case: every request of the batch gets the same shares
-                shares = np.bincount(winner, minlength=n) / self.n_draws
-                return np.broadcast_to(shares, (n_requests, n))
+                return (np.bincount(winner, minlength=n) / self.n_draws)[None]
             if settled.any():
                 settled_wins = np.bincount(winner[settled], minlength=n)[:, None]
                 contested = np.flatnonzero(~settled)
@@ -348,8 +348,11 @@ class ThompsonSampling(OutcomeBandit):
         rows = [self.rows_[c.endpoint_id] for c in candidates]
         shares = self._win_shares(rows, candidates, features)
         n = len(candidates)
-        if self.min_prob <= 0.0 or n == 0:
-            return shares.tolist()
-        # `sampler.floor_values` (what `distribution` applies), as array arithmetic: the same floats.
-        floor = min(self.min_prob, 1.0 / n)
-        return ((1.0 - n * floor) * shares + floor).tolist()
+        if self.min_prob > 0.0 and n:
+            # `sampler.floor_values` (what `distribution` applies), as array arithmetic: the same floats.
+            floor = min(self.min_prob, 1.0 / n)
+            shares = (1.0 - n * floor) * shares + floor
+        values = shares.tolist()
+        if len(values) < len(features):  # one row for every request
+            return [values[0].copy() for _ in features]
+        return values
