@@ -242,15 +242,17 @@ class LinUCB(LearnsFromOutcomes):
         request_price, prompt_price, completion_price = self._price_columns(candidates)
         prices = request_price + prompt_price * prompt + completion_price * output  # Candidate.expected_cost
         utilities = combine(self.weights, prices, ttft, ttft + output / tps, tps, failure)
-        width = np.sqrt(np.maximum((projected[:, :, 3:3 + _N_FEATURES] * x).sum(axis=2), 0.0))
-        scale = np.abs(utilities).sum(axis=0) / n + 1e-12
+        # Reductions through the ufuncs themselves (what .sum/.max call, without their Python wrappers).
+        width = np.sqrt(np.maximum(np.add.reduce(projected[:, :, 3:3 + _N_FEATURES] * x, axis=2), 0.0))
+        scale = np.add.reduce(np.abs(utilities), axis=0) / n + 1e-12
         scores = utilities + (self.alpha * scale) * width
-        best = scores.max(axis=0)
+        best = np.maximum.reduce(scores, axis=0)
         threshold = np.where(best == math.inf, best, best - _TIE_TOLERANCE * np.maximum(1.0, np.abs(best)))
         winners = scores >= threshold
         floor = min(self.min_prob, 1.0 / n) if self.min_prob > 0.0 else 0.0
         spread = 1.0 - n * floor
-        if (winners.sum(axis=0) == 1).all():  # no ties (the usual case): rows built in Python
+        winner_counts = np.add.reduce(winners, axis=0)
+        if np.count_nonzero(winner_counts == 1) == len(features):  # no ties (the usual case): rows built in Python
             # `sampler.floor_values(greedy(...))` for one winner: spread * 1.0 + floor, spread * 0.0 + floor.
             top, rest = (spread * 1.0 + floor, spread * 0.0 + floor) if floor else (1.0, 0.0)
             template = [rest] * n
@@ -260,7 +262,7 @@ class LinUCB(LearnsFromOutcomes):
                 row[winner] = top
                 decided.append(row)
             return decided
-        shares = winners * (1.0 / winners.sum(axis=0))
+        shares = winners * (1.0 / winner_counts)
         if floor:  # `sampler.floor_values`, as array arithmetic: the same floats
             shares = spread * shares + floor
         return shares.T.tolist()

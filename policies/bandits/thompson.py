@@ -61,8 +61,8 @@ def _scored_wins(base: np.ndarray, per_token: np.ndarray | None, usd_prices: np.
     scores = base[:, None, :] - usd_prices[:, :, None]
     if per_token is not None:
         scores -= latency_output[None, :, None] * per_token[:, None, :]
-    wins = (scores == scores.max(axis=0)).sum(axis=2)
-    if (wins.sum(axis=0) != scores.shape[2]).any():  # exact ties: the first best wins, as argmax does
+    wins = np.add.reduce(scores == np.maximum.reduce(scores, axis=0), axis=2)
+    if np.count_nonzero(np.add.reduce(wins, axis=0) != scores.shape[2]):  # exact ties: argmax's first best wins
         winners = scores.argmax(axis=0) + n * np.arange(n_requests)[:, None]
         wins = np.bincount(winners.ravel(), minlength=n * n_requests).reshape(n_requests, n).T
     return wins
@@ -86,15 +86,17 @@ def _settled_draws(base: np.ndarray, per_token: np.ndarray | None, usd_prices: n
     if per_token is not None:
         reference = reference - latency_output[0] * per_token
     winner = reference.argmax(axis=0)
-    price_gap = (usd_prices[:, None, :] - usd_prices[None, :, :]).max(axis=2)  # [w, c]: max over requests
+    # Reductions through the ufuncs themselves (what .max/.min call, without their Python wrappers).
+    largest, smallest = np.maximum.reduce, np.minimum.reduce
+    price_gap = largest(usd_prices[:, None, :] - usd_prices[None, :, :], axis=2)  # [w, c]: max over requests
     lead = base[winner, columns] - base - price_gap[winner].T
-    magnitude = np.abs(base).max() + np.abs(usd_prices).max() + 1.0
+    magnitude = largest(np.abs(base), axis=None) + largest(np.abs(usd_prices), axis=None) + 1.0
     if per_token is not None:
         gap = per_token[winner, columns] - per_token
-        lead -= np.maximum(latency_output.min() * gap, latency_output.max() * gap)
-        magnitude += np.abs(latency_output).max() * np.abs(per_token).max()
+        lead -= np.maximum(smallest(latency_output) * gap, largest(latency_output) * gap)
+        magnitude += largest(np.abs(latency_output)) * largest(np.abs(per_token), axis=None)
     lead[winner, columns] = np.inf
-    return lead.min(axis=0) > _SETTLE_MARGIN * magnitude, winner
+    return smallest(lead, axis=0) > _SETTLE_MARGIN * magnitude, winner
 
 
 @register
