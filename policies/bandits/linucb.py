@@ -53,6 +53,8 @@ def _inverse(matrices: np.ndarray, ridge: float) -> np.ndarray:
     if _INVERT is None or ridge <= 0.0:
         return np.linalg.inv(matrices)  # raises LinAlgError on a singular matrix
     return _INVERT(matrices, signature="d->d")
+
+
 _TTFT, _TPS, _FAIL = range(3)
 
 
