@@ -1,4 +1,6 @@
-"""A small closed-loop HTTP/1.1 load generator on raw asyncio streams (keep-alive, loopback only).
+"""A small HTTP/1.1 load generator on raw asyncio streams (keep-alive, loopback only): closed loop
+(`run_load`: N clients, each sending its next request when it has an answer) or open loop
+(`run_open_loop`: Poisson arrivals at a fixed rate, whatever the answers do).
 
 Written on sockets rather than httpx so that the load generator's own CPU cost (which shares the
 machine's two cores with the gateway and the upstream) stays far below the gateway's.
@@ -6,12 +8,13 @@ machine's two cores with the gateway and the upstream) stays far below the gatew
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from dataclasses import dataclass
 
 import orjson
 
-__all__ = ["LoadResult", "run_load"]
+__all__ = ["LoadResult", "run_load", "run_open_loop"]
 
 
 @dataclass
@@ -95,4 +98,44 @@ async def run_load(host: str, port: int, path: str, body: dict, concurrency: int
     started = time.perf_counter()
     await asyncio.gather(*[_worker(host, port, request, remaining, result) for _ in range(concurrency)])
     result.wall_s = time.perf_counter() - started
+    return result
+
+
+async def run_open_loop(host: str, port: int, path: str, body: dict, rate_per_s: float, n_requests: int,
+                        api_key: str = "bench", connections: int = 64, seed: int = 0) -> LoadResult:
+    """Requests arrive as a Poisson process at `rate_per_s`, each on an idle keep-alive connection
+    (a new one if all are busy), so a slow answer never delays the next arrival."""
+    request = build_request(host, port, path, body, api_key)
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = [
+        await asyncio.open_connection(host, port) for _ in range(connections)]
+    result = LoadResult([], [], 0, 0.0)
+
+    async def one() -> None:
+        reader, writer = idle.pop() if idle else await asyncio.open_connection(host, port)
+        started = time.perf_counter()
+        writer.write(request)
+        try:
+            status, ttfb = await asyncio.wait_for(_read_response(reader, started), timeout=30)
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError):
+            result.errors += 1
+            writer.close()
+            return
+        if status != 200:
+            result.errors += 1
+        else:
+            result.latencies_s.append(time.perf_counter() - started)
+            result.ttfb_s.append(ttfb)
+        idle.append((reader, writer))
+
+    arrivals = random.Random(seed)
+    tasks = []
+    started = due = time.perf_counter()
+    for _ in range(n_requests):
+        due += arrivals.expovariate(rate_per_s)
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        tasks.append(asyncio.create_task(one()))
+    await asyncio.gather(*tasks)
+    result.wall_s = time.perf_counter() - started
+    for _reader, writer in idle:
+        writer.close()
     return result
