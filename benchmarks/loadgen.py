@@ -61,25 +61,32 @@ async def _read_response(reader: asyncio.StreamReader, started: float) -> tuple[
     return status, ttfb
 
 
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes,
+                    result: LoadResult) -> bool:
+    """One request on a keep-alive connection, recorded in `result`; False if the connection broke."""
+    started = time.perf_counter()
+    writer.write(request)
+    try:
+        status, ttfb = await asyncio.wait_for(_read_response(reader, started), timeout=30)
+    except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError):
+        result.errors += 1
+        writer.close()
+        return False
+    if status != 200:
+        result.errors += 1
+    else:
+        result.latencies_s.append(time.perf_counter() - started)
+        result.ttfb_s.append(ttfb)
+    return True
+
+
 async def _worker(host: str, port: int, request: bytes, deadline_n: list[int], result: LoadResult) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while deadline_n[0] > 0:
             deadline_n[0] -= 1
-            started = time.perf_counter()
-            writer.write(request)
-            try:
-                status, ttfb = await asyncio.wait_for(_read_response(reader, started), timeout=30)
-            except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError):
-                result.errors += 1
-                writer.close()
+            if not await _exchange(reader, writer, request, result):
                 reader, writer = await asyncio.open_connection(host, port)
-                continue
-            if status != 200:
-                result.errors += 1
-                continue
-            result.latencies_s.append(time.perf_counter() - started)
-            result.ttfb_s.append(ttfb)
     finally:
         writer.close()
 
@@ -112,20 +119,8 @@ async def run_open_loop(host: str, port: int, path: str, body: dict, rate_per_s:
 
     async def one() -> None:
         reader, writer = idle.pop() if idle else await asyncio.open_connection(host, port)
-        started = time.perf_counter()
-        writer.write(request)
-        try:
-            status, ttfb = await asyncio.wait_for(_read_response(reader, started), timeout=30)
-        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError):
-            result.errors += 1
-            writer.close()
-            return
-        if status != 200:
-            result.errors += 1
-        else:
-            result.latencies_s.append(time.perf_counter() - started)
-            result.ttfb_s.append(ttfb)
-        idle.append((reader, writer))
+        if await _exchange(reader, writer, request, result):
+            idle.append((reader, writer))
 
     arrivals = random.Random(seed)
     tasks = []
