@@ -62,3 +62,11 @@ def test_a_client_that_hangs_up_before_the_answer_is_still_charged_and_recorded(
     assert Decimal(str(credits["total_usage"])) == pytest.approx(Decimal(repr(rows[0]["cost"])) * Decimal("1.05"),
                                                                  abs=Decimal("1e-9"))
     assert Decimal(str(credits["reserved"])) == 0
+
+
+def test_an_explained_answer_lists_its_successful_attempt(gateway):
+    response = httpx.post(gateway.url + "/v1/chat/completions", headers={**AUTH, "x-switchyard-explain": "1"},
+                          json={"model": "test/llama", "messages": HELLO, "max_tokens": 5,
+                                "provider": {"order": ["beta"], "allow_fallbacks": False}})
+    attempts = response.json()["switchyard_metadata"]["attempts"]
+    assert [(a["provider"], a["status"], a["error_class"]) for a in attempts] == [("beta", 200, None)]
