@@ -160,11 +160,6 @@ class SQLiteBillingStore:
                         int(record.include_byok_in_limit), record.expires_at, int(record.disabled),
                         record.revoked_at, record.created_at)).rowcount == 1
 
-    def find_key_by_hash(self, key_hash: str) -> KeyRecord | None:
-        row = self._connection().execute(f"SELECT {_KEY_COLUMNS} FROM keys WHERE key_hash = ?",
-                                         (key_hash,)).fetchone()
-        return _key_record(row) if row else None
-
     def find_key_with_account(self, key_hash: str) -> tuple[KeyRecord, bool] | None:
         row = self._connection().execute(f"SELECT {_KEY_COLUMNS_OF_K}, a.unlimited FROM keys k LEFT JOIN accounts a"
                                          " ON a.account_id = k.account_id WHERE k.key_hash = ?", (key_hash,)).fetchone()
