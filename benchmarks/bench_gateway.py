@@ -115,10 +115,6 @@ def _cpu_times(pid: int) -> tuple[float, float]:
     return int(fields[11]) / tick, int(fields[12]) / tick
 
 
-def _cpu_seconds(pid: int) -> float:
-    return sum(_cpu_times(pid))
-
-
 def _wait(port: int) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -90,15 +90,10 @@ class EndpointOutcomes:
             return 1.0
         return 0.5 ** ((now - t_last) / self.half_life_s)
 
-    def observe(self, observation: Observation) -> None:
-        self.observe_outcome(observation.endpoint_id, observation.success, observation.error_class,
-                             observation.ttft_s, observation.latency_s, observation.output_tokens,
-                             observation.tokens_per_s, observation.now or observation.context.now)
-
     def observe_outcome(self, endpoint_id: str, success: bool, error_class: str | None, ttft_s: float | None,
                         latency_s: float | None, output_tokens: int, tokens_per_s: float | None,
                         now: float) -> None:
-        """`observe` from an attempt's fields (`now`: the observation's time, else its context's)."""
+        """Fold one attempt's outcome, observed at `now`, into the endpoint's discounted sums."""
         row = self.rows.get(endpoint_id)
         if row is None:
             row = self.rows[endpoint_id] = [now] + [0.0] * (_N_COLUMNS - 1)
