@@ -88,10 +88,9 @@ def _run_null_proxy(port: int, upstream_port: int) -> None:
 
 
 def _run_gateway(port: int, upstream_port: int, data_dir: str) -> None:
-    import uvicorn
-
     from router.app import create_app
     from router.catalog import parse_catalog
+    from router.server import serve
     from router.settings import Settings
 
     catalog = parse_catalog({
@@ -104,8 +103,7 @@ def _run_gateway(port: int, upstream_port: int, data_dir: str) -> None:
                    {"id": "bench/paced", "endpoints": [
             {"provider": "paced", "prompt_price": 1e-7, "completion_price": 2e-7}]}]})
     settings = Settings(demo="off", data_dir=data_dir, seed=1, master_key=MASTER_KEY)
-    uvicorn.run(create_app(settings, catalog=catalog), host="127.0.0.1", port=port, log_level="error",
-                access_log=False)
+    serve(create_app(settings, catalog=catalog), host="127.0.0.1", port=port, log_level="error", access_log=False)
 
 
 def _cpu_times(pid: int) -> tuple[float, float]:

@@ -11,17 +11,16 @@ __all__ = ["main"]
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from .app import create_app
+    from .server import serve
     from .settings import Settings
 
     settings = Settings.from_env(host=args.host, port=args.port, catalog_path=args.config, demo=args.demo,
                                  policy=args.policy, data_dir=args.data_dir)
     app = create_app(settings)
     print(f"Switchyard on http://{settings.host}:{settings.port}/v1  (OpenAI base_url)", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False,
-                timeout_graceful_shutdown=int(settings.request_deadline_s))
+    serve(app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False,
+          timeout_graceful_shutdown=int(settings.request_deadline_s))
     return 0
 
 

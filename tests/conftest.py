@@ -7,13 +7,16 @@ import time
 import pytest
 import uvicorn
 
+from router.server import OneWriteHttpProtocol
+
 
 class ServerThread:
-    """Run an ASGI app with uvicorn on a free loopback port in a background thread."""
+    """Run an ASGI app with uvicorn on a free loopback port in a background thread, with the HTTP
+    protocol `switchyard serve` uses."""
 
-    def __init__(self, app, host: str = "127.0.0.1"):
+    def __init__(self, app, host: str = "127.0.0.1", http=OneWriteHttpProtocol):
         self.config = uvicorn.Config(app, host=host, port=0, log_level="warning", access_log=False,
-                                     timeout_graceful_shutdown=2, lifespan="on")
+                                     timeout_graceful_shutdown=2, lifespan="on", http=http)
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
