@@ -6,7 +6,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["sample_order", "apply_floor", "normalise", "floor_values", "first_choice", "fallback_order"]
+__all__ = ["sample_order", "apply_floor", "normalise", "floor_values", "first_choice", "fallback_order",
+           "first_choices"]
 
 
 def normalise(weights: Mapping[str, float]) -> dict[str, float]:
@@ -108,3 +109,55 @@ def first_choice(values: Sequence[float], gumbels: Sequence[float]) -> tuple[int
 def fallback_order(scores: Sequence[float]) -> list[int]:
     """Indices by descending score, ties in input order: `sample_order`'s attempt order."""
     return sorted(range(len(scores)), key=scores.__getitem__, reverse=True)
+
+
+def _log_shares(values: Sequence[float]) -> tuple[list[float], float, list[float]] | None:
+    """(weights, total, log p) as `first_choice` computes them, so that its score of candidate i
+    is log_p[i] + gumbel[i]; None when it would fall back to uniform (no positive finite total)."""
+    weights = [v if v > 0.0 else 0.0 for v in map(float, values)]
+    total = sum(weights)
+    if not (total > 0.0 and math.isfinite(total)):
+        return None
+    log, minus_inf = math.log, -math.inf
+    # One certain choice scores 0.0 + g for it and -inf for the others: log(1.0 / 1.0) = 0.0 and
+    # log 0 -> -inf give the same, so `first_choice`'s shortcut needs no case of its own here.
+    return weights, total, [log(p) if (p := w / total) > 0.0 else minus_inf for w in weights]
+
+
+def first_choices(rows: Sequence[Sequence[float]], gumbels: np.ndarray) -> tuple[list[int], list[float]] | None:
+    """`first_choice`'s (index, propensity) for many rows of values at once, row q with the Gumbels
+    `gumbels[q]` (its first len(row) columns); None when some row needs `first_choice` itself.
+
+    The same floats: log p is computed per distinct row (rows that are the same list object are
+    computed once) with `first_choice`'s Python arithmetic, and numpy's addition and first-maximum
+    argmax are IEEE additions and `scores.index(max(scores))`.
+    """
+    if not rows:
+        return [], []
+    width = len(rows[0])
+    if gumbels.ndim != 2 or gumbels.shape[0] != len(rows) or gumbels.shape[1] < width:
+        return None
+    gumbels = gumbels[:, :width]
+    if rows.count(rows[0]) == len(rows):  # one row for all (list.count matches the same object at once)
+        found = _log_shares(rows[0])
+        if found is None:
+            return None
+        weights, total, log_p = found
+        best = (np.array(log_p) + gumbels).argmax(axis=1)
+        return best.tolist(), (np.array(weights)[best] / total).tolist()
+    distinct: dict[int, int] = {}
+    shares: list[tuple[list[float], float, list[float]]] = []
+    codes = []
+    for row in rows:
+        code = distinct.get(id(row))
+        if code is None:
+            found = _log_shares(row) if len(row) == width else None
+            if found is None:
+                return None
+            code = distinct[id(row)] = len(shares)
+            shares.append(found)
+        codes.append(code)
+    log_p = np.array([s[2] for s in shares])
+    scores = (log_p[0] if len(shares) == 1 else log_p[codes]) + gumbels
+    best = scores.argmax(axis=1).tolist()
+    return best, [shares[c][0][b] / shares[c][1] for c, b in zip(codes, best)]

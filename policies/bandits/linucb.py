@@ -36,6 +36,7 @@ import numpy as np
 from ..base import Candidate, Observation, RequestFeatures, RoutingContext
 from ..estimators import NEUTRAL_ERRORS, speed_from
 from ..exploration import _TIE_TOLERANCE, greedy  # the batch path shares ties exactly as `greedy` does
+from ..feature_columns import FeatureColumns
 from ..objective import DEFAULT_WEIGHTS, Prediction, Weights, combine, weights_for
 from ..registry import register
 from ._outcome_bandit import LearnsFromOutcomes
@@ -232,10 +233,8 @@ class LinUCB(LearnsFromOutcomes):
         if n == 0:
             return [[] for _ in features]
         rows = [self.rows_.get(c.endpoint_id, 0) for c in candidates]
-        # Feature vectors through one flat list (numpy converts it ~2x faster than a list of tuples).
-        x = np.array(list(chain.from_iterable(map(RequestFeatures.as_vector, features)))).reshape(-1, _N_FEATURES)
-        prompt = np.array([f.prompt_tokens for f in features], dtype=float)
-        output = np.array([f.expected_output_tokens for f in features], dtype=float)
+        columns = FeatureColumns.of(features)
+        x, prompt, output = columns.vectors, columns.prompt_tokens, columns.expected_output_tokens
         projected = np.matmul(x, self.model_[rows])  # (n, requests, 3 + 2d)
         speed = np.exp(projected[:, :, :_FAIL])
         speed *= self._prior_speed  # ttft, tps
@@ -256,14 +255,14 @@ class LinUCB(LearnsFromOutcomes):
         winner_counts = np.add.reduce(winners, axis=0)
         if np.count_nonzero(winner_counts == 1) == len(features):  # no ties (the usual case): rows built in Python
             # `sampler.floor_values(greedy(...))` for one winner: spread * 1.0 + floor, spread * 0.0 + floor.
+            # One list per winner, shared by the requests it wins (not to be modified).
             top, rest = (spread * 1.0 + floor, spread * 0.0 + floor) if floor else (1.0, 0.0)
-            template = [rest] * n
-            decided = []
-            for winner in winners.argmax(axis=0).tolist():
-                row = template.copy()
+            won = []
+            for winner in range(n):
+                row = [rest] * n
                 row[winner] = top
-                decided.append(row)
-            return decided
+                won.append(row)
+            return [won[winner] for winner in winners.argmax(axis=0).tolist()]
         shares = winners * (1.0 / winner_counts)
         if floor:  # `sampler.floor_values`, as array arithmetic: the same floats
             shares = spread * shares + floor

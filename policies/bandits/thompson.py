@@ -36,6 +36,7 @@ import numpy as np
 
 from ..base import Candidate, RequestFeatures, RoutingContext
 from ..exploration import win_frequencies
+from ..feature_columns import FeatureColumns
 from ..objective import DEFAULT_WEIGHTS, Weights, combine, weights_for
 from ..registry import register
 from ._outcome_bandit import OutcomeBandit
@@ -50,7 +51,6 @@ _MIN_BATCH_TO_SETTLE = 4  # requests in a batch from which settling draws first 
 _SETTLE_MARGIN = 1e-9
 
 
-_COLUMNS: dict[int, np.ndarray] = {}  # np.arange(n_draws), kept: it indexes every batch's leaders
 _MAX_SCORES = 20_480  # scores (candidates x requests x draws) computed in one block
 
 
@@ -68,35 +68,43 @@ def _scored_wins(base: np.ndarray, per_token: np.ndarray | None, usd_prices: np.
     return wins
 
 
+def _pair_gaps(base: np.ndarray, per_token: np.ndarray | None) -> tuple:
+    """What `_settled_draws` reads of a set of draws alone (kept while they stay the same): per
+    (leader w, other c, draw) base[w] - base[c] (+inf where w == c, which never limits a lead) and
+    per_token[w] - per_token[c], then max |base| and max |per_token|."""
+    n = len(base)
+    base_gap = base[:, None, :] - base[None, :, :]
+    base_gap[np.arange(n), np.arange(n)] = np.inf
+    if per_token is None:
+        return base_gap, None, float(np.maximum.reduce(np.abs(base), axis=None)), 0.0
+    return (base_gap, per_token[:, None, :] - per_token[None, :, :],
+            float(np.maximum.reduce(np.abs(base), axis=None)), float(np.maximum.reduce(np.abs(per_token), axis=None)))
+
+
 def _settled_draws(base: np.ndarray, per_token: np.ndarray | None, usd_prices: np.ndarray,
-                   latency_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                   latency_output: np.ndarray, pairs: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(settled, winner) per draw: whether one candidate wins the draw for every request of a batch.
 
     A request's score of candidate c on draw d is base[c, d] - usd_prices[c, q] - latency_output[q]
-    * per_token[c, d]; the leader w's lead over c is at least base[w, d] - base[c, d] - max over the
-    batch of (usd_prices[w] - usd_prices[c]) - max(latency_output) * (per_token[w, d] -
-    per_token[c, d]) (the min instead when that difference is negative). A draw is settled when
-    that bound is positive, with a margin, for every other candidate.
+    * per_token[c, d]; w's lead over c is at least base[w, d] - base[c, d] - max over the batch of
+    (usd_prices[w] - usd_prices[c]) - max(latency_output) * (per_token[w, d] - per_token[c, d]) (the
+    min instead when that difference is negative). A draw is settled when, for some w, that bound
+    is positive, with a margin, for every other candidate; w is then the draw's winner (`winner`
+    is only meaningful where settled). `pairs` is `_pair_gaps(base, per_token)` when kept.
     """
-    n, n_draws = base.shape
-    columns = _COLUMNS.get(n_draws)
-    if columns is None:
-        columns = _COLUMNS[n_draws] = np.arange(n_draws)
-    reference = base - usd_prices[:, :1]  # the batch's first request, without its per-token term
-    if per_token is not None:
-        reference = reference - latency_output[0] * per_token
-    winner = reference.argmax(axis=0)
+    base_gap, per_token_gap, base_size, per_token_size = _pair_gaps(base, per_token) if pairs is None else pairs
     # Reductions through the ufuncs themselves (what .max/.min call, without their Python wrappers).
     largest, smallest = np.maximum.reduce, np.minimum.reduce
     price_gap = largest(usd_prices[:, None, :] - usd_prices[None, :, :], axis=2)  # [w, c]: max over requests
-    lead = base[winner, columns] - base - price_gap[winner].T
-    magnitude = largest(np.abs(base), axis=None) + largest(np.abs(usd_prices), axis=None) + 1.0
-    if per_token is not None:
-        gap = per_token[winner, columns] - per_token
-        lead -= np.maximum(smallest(latency_output) * gap, largest(latency_output) * gap)
-        magnitude += largest(np.abs(latency_output)) * largest(np.abs(per_token), axis=None)
-    lead[winner, columns] = np.inf
-    return smallest(lead, axis=0) > _SETTLE_MARGIN * magnitude, winner
+    lead = base_gap - price_gap[:, :, None]
+    magnitude = base_size + float(largest(np.abs(usd_prices), axis=None)) + 1.0
+    if per_token_gap is not None:
+        low, high = float(smallest(latency_output)), float(largest(latency_output))
+        lead -= np.maximum(low * per_token_gap, high * per_token_gap)
+        magnitude += max(abs(low), abs(high)) * per_token_size
+    worst = smallest(lead, axis=1)  # [w, d]: w's smallest lead over the others
+    winner = worst.argmax(axis=0)
+    return largest(worst, axis=0) > _SETTLE_MARGIN * magnitude, winner
 
 
 @register
@@ -253,12 +261,13 @@ class ThompsonSampling(OutcomeBandit):
             ttft, tps = draws[:, _TTFT], draws[:, _TPS]
             scores = combine(weights, prices[:, None], ttft, ttft + output_tokens / tps, tps, draws[:, _FAILURE])
             return win_frequencies(scores.T).tolist()
-        return self._win_shares(rows, candidates, [features])[0].tolist()
+        return self._win_shares(rows, candidates, np.array([features.prompt_tokens], dtype=float),
+                                np.array([features.expected_output_tokens], dtype=float))[0].tolist()
 
-    def _win_shares(self, rows: list[int], candidates: Sequence[Candidate],
-                    features: Sequence[RequestFeatures]) -> np.ndarray:
-        """(requests, candidates) share of draws each candidate wins, for requests with these features;
-        a single row when it is the same for every request.
+    def _win_shares(self, rows: list[int], candidates: Sequence[Candidate], prompt: np.ndarray,
+                    output: np.ndarray) -> np.ndarray:
+        """(requests, candidates) share of draws each candidate wins, for requests with these prompt and
+        expected output tokens (float arrays); a single row when it is the same for every request.
 
         One request or many, the same elementwise operations give the same floats. Scores are laid
         out (candidates, requests, draws) because numpy's max over the first axis is fast. For a
@@ -266,9 +275,7 @@ class ThompsonSampling(OutcomeBandit):
         counted once instead of scored per request.
         """
         weights = self.weights
-        n, n_requests = len(rows), len(features)
-        prompt = np.array([f.prompt_tokens for f in features], dtype=float)
-        output = np.array([f.expected_output_tokens for f in features], dtype=float)
+        n, n_requests = len(rows), len(prompt)
         # Candidate.expected_cost, the same operations in the same order, for every request at once.
         price_table = self._price_table(candidates)
         prices = price_table[:, :1] + price_table[:, 1:2] * prompt + price_table[:, 2:] * output  # (n, requests)
@@ -280,7 +287,8 @@ class ThompsonSampling(OutcomeBandit):
         usd_prices, latency_output = weights.usd * prices, weights.latency_s * output
         settled_wins = None
         if n_requests >= _MIN_BATCH_TO_SETTLE and n > 1:
-            settled, winner = _settled_draws(base, per_token, usd_prices, latency_output)
+            settled, winner = _settled_draws(base, per_token, usd_prices, latency_output,
+                                             self._kept_pair_gaps(rows, in_order, base, per_token))
             if settled.all():  # the usual case: every request of the batch gets the same shares
                 return (np.bincount(winner, minlength=n) / self.n_draws)[None]
             if settled.any():
@@ -298,6 +306,17 @@ class ThompsonSampling(OutcomeBandit):
         if settled_wins is not None:
             wins = wins + settled_wins
         return wins.T / self.n_draws
+
+    def _kept_pair_gaps(self, rows: list[int], in_order: bool, base: np.ndarray,
+                        per_token: np.ndarray | None) -> tuple:
+        """`_pair_gaps` of these rows' draws, kept until the draws change (a new `draws_version_`)."""
+        key = (self.draws_version_, len(rows) if in_order else tuple(rows), per_token is None)
+        cached = self.__dict__.get("pair_gaps_")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        pairs = _pair_gaps(base, per_token)
+        self.pair_gaps_ = (key, pairs)
+        return pairs
 
     def _price_table(self, candidates: Sequence[Candidate]) -> np.ndarray:
         """(n, 3) request, prompt and completion prices; kept for a tuple (the replay passes the same one)."""
@@ -348,13 +367,14 @@ class ThompsonSampling(OutcomeBandit):
         """`distribution`'s values, in candidate order, for requests with these features and no sort,
         on the current draws (call `distribution_version` first)."""
         rows = [self.rows_[c.endpoint_id] for c in candidates]
-        shares = self._win_shares(rows, candidates, features)
+        columns = FeatureColumns.of(features)
+        shares = self._win_shares(rows, candidates, columns.prompt_tokens, columns.expected_output_tokens)
         n = len(candidates)
         if self.min_prob > 0.0 and n:
             # `sampler.floor_values` (what `distribution` applies), as array arithmetic: the same floats.
             floor = min(self.min_prob, 1.0 / n)
             shares = (1.0 - n * floor) * shares + floor
         values = shares.tolist()
-        if len(values) < len(features):  # one row for every request
-            return [values[0].copy() for _ in features]
+        if len(values) < len(features):  # one row for every request: the same list, not to be modified
+            return values * len(features)
         return values

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..bandits._outcome_bandit import LearnsFromOutcomes
 from ..base import Candidate, Policy, RequestFeatures, RoutingContext
-from ..sampler import floor_values
+from ..sampler import first_choices, floor_values
 from ..scoring import ScoringPolicy
 
 __all__ = ["aligned_probabilities", "batch_decider", "outcome_learner", "DecisionBatches"]
@@ -83,28 +83,39 @@ def batch_decider(policy: Policy) -> tuple[DistributionVersion, DistributionBatc
 class DecisionBatches:
     """The replay loop's batches: probabilities of the next requests, decided together at one version.
 
-    `values(r, ...)` first asks the policy for its version at request r (which refreshes the
+    `decide(r, ...)` first asks the policy for its version at request r (which refreshes the
     policy exactly as deciding r alone would); while it is unchanged the probabilities computed
     for r in the current batch are those `distribution` would give. A new batch runs from r to
-    the last following request that `batchable` accepts, at most `size` requests: the longest of
-    the last few runs of requests decided at one version (rows past a version's end are computed
-    in vain, a batch too short costs another batch), doubled while a version outlasts its batch.
+    `run_end(r)` (the end of the run of requests that can share r's decision: same candidates), at
+    most `size` requests: the longest of the last few runs of requests decided at one version
+    (rows past a version's end are computed in vain, a batch too short costs another batch),
+    doubled while a version outlasts its batch. With `gumbels` (request q's at row q) the batch's
+    first choices and propensities are sampled together too (`sampler.first_choices`).
     """
 
     min_size, max_size = 8, 256
 
     def __init__(self, version: DistributionVersion, batch: DistributionBatch, features: Sequence[RequestFeatures],
-                 batchable: Callable[[int, int], bool]) -> None:
+                 run_end: Callable[[int], int], gumbels: np.ndarray | None = None) -> None:
         self.version, self.batch = version, batch
-        self.features, self.batchable, self.n_requests = features, batchable, len(features)
+        self.features, self.run_end, self.n_requests = features, run_end, len(features)
+        self.gumbels = gumbels
         self.start = self.end = 0  # requests [start, end) were decided at `decided_at`
         self.decided_at: Hashable = None
         self.run_start = 0  # the first request decided at the current version
         self.runs: deque[int] = deque([self.min_size], maxlen=8)  # requests decided at recent versions
         self.size = self.min_size
         self.probabilities: list[list[float]] = []
+        self.firsts: list[int] | None = None  # first choice and propensity per request of the batch
+        self.propensities: list[float] = []
 
-    def values(self, r: int, epoch: int, candidates: Sequence[Candidate], now: float) -> list[float]:
+    def values(self, r: int, candidates: Sequence[Candidate], now: float) -> list[float]:
+        """Request r's probabilities, candidate-aligned."""
+        return self.decide(r, candidates, now)[0]
+
+    def decide(self, r: int, candidates: Sequence[Candidate], now: float) -> tuple[list[float], int | None, float]:
+        """(probabilities, first choice, its propensity) of request r; first choice None when the
+        caller must sample it (`sampler.first_choice`)."""
         version = self.version(candidates, now)
         if version != self.decided_at:
             self.runs.append(r - self.run_start)
@@ -113,10 +124,17 @@ class DecisionBatches:
         elif r >= self.end:
             self.size = min(2 * self.size, self.max_size)
         else:
-            return self.probabilities[r - self.start]
-        stop, end = min(self.n_requests, r + self.size), r + 1
-        while end < stop and self.batchable(end, epoch):
-            end += 1
+            q = r - self.start
+            firsts = self.firsts
+            if firsts is None:
+                return self.probabilities[q], None, 0.0
+            return self.probabilities[q], firsts[q], self.propensities[q]
+        end = min(self.n_requests, r + self.size, self.run_end(r))
         self.probabilities = self.batch(candidates, self.features[r:end])
         self.start, self.end, self.decided_at = r, end, version
-        return self.probabilities[0]
+        chosen = None if self.gumbels is None else first_choices(self.probabilities, self.gumbels[r:end])
+        if chosen is None:
+            self.firsts, self.propensities = None, []
+            return self.probabilities[0], None, 0.0
+        self.firsts, self.propensities = chosen
+        return self.probabilities[0], chosen[0][0], chosen[1][0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from bisect import bisect_right
 from collections import deque
 from typing import Sequence
 
@@ -17,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from ..base import EMPTY_STATS, Observation, Policy, RequestFeatures, RoutingContext
+from ..feature_columns import FeatureColumns
 from ..sampler import fallback_order, first_choice
 from .config import ReplayConfig
 from .deciding import DecisionBatches, aligned_probabilities, batch_decider, outcome_learner
@@ -87,18 +89,21 @@ class ReplayRun:
         potential = world.sample(world_rng, timestamps, output_np)
         # Flat lists: element access in the loop is a list index, not a numpy scalar. Request r
         # samples its order from Gumbels [r*k, r*k + n_candidates), whatever earlier ones used.
-        gumbels = sampler_rng.gumbel(size=(n, k)).ravel().tolist()
+        gumbel_table = sampler_rng.gumbel(size=(n, k))
+        gumbels = gumbel_table.ravel().tolist()
         codes, ttfts = potential.code.ravel().tolist(), potential.ttft_s.ravel().tolist()
         decodes = potential.decode_s.ravel().tolist()
         max_tokens = trace["max_tokens"].to_list()
         expected = [m if m else config.expected_output_prior for m in max_tokens]
-        hours = ((timestamps % 86_400) // 3_600).astype(int).tolist()
+        hours_np = ((timestamps % 86_400) // 3_600).astype(int)
+        hours = hours_np.tolist()
         streams, tools = trace["stream"].to_list(), trace["has_tools"].to_list()
         prompts, outputs, times = prompt_np.tolist(), output_np.tolist(), timestamps.tolist()
         # Candidates: every endpoint whose context fits, at the prices in effect at arrival.
         # One price table for the world's draws, the candidates and the realised costs: prices
         # change exactly between the same two arrivals everywhere.
-        epoch_of = world.price_epoch(timestamps).tolist()
+        epoch_np = world.price_epoch(timestamps)
+        epoch_of = epoch_np.tolist()
         epoch_candidates = world.epoch_candidates()
         epoch_sets = [self._candidate_set(c) for c in epoch_candidates]
         epoch_prices = [([c.prompt_price for c in cs], [c.completion_price for c in cs]) for cs in epoch_candidates]
@@ -131,13 +136,22 @@ class ReplayRun:
 
         # One features object per request, built up front: decision batches read them ahead of the loop.
         request_features = [RequestFeatures(*row) for row in zip(prompts, max_tokens, expected, streams, tools, hours)]
+        # Requests decided together with request r share its candidates: the epoch's full set. A run
+        # ends at the first later request in another epoch or whose context some endpoint lacks.
+        breaks = np.union1d(np.flatnonzero(np.asarray(needed) > min_context),
+                            np.flatnonzero(np.diff(epoch_np)) + 1).tolist()
 
-        def batchable(q: int, epoch: int) -> bool:  # the epoch's full candidate set, as request r
-            return epoch_of[q] == epoch and needed[q] <= min_context
+        def run_end(q: int) -> int:
+            found = bisect_right(breaks, q)
+            return breaks[found] if found < len(breaks) else n
 
         def batches_for(policy: Policy | None) -> DecisionBatches | None:
             decider = batch_decider(policy) if policy is not None and config.batch_decisions else None
-            return None if decider is None else DecisionBatches(*decider, request_features, batchable)
+            if decider is None:
+                return None
+            columns = FeatureColumns.from_arrays(request_features, prompt_np, expected, stream_np,
+                                                 trace["has_tools"].to_numpy(), hours_np)
+            return DecisionBatches(*decider, columns, run_end, gumbel_table)
 
         batches = batches_for(policy)
         # Live stats and in-flight counts cost a few microseconds a request to keep; a policy that
@@ -200,13 +214,18 @@ class ReplayRun:
                 context = RoutingContext(features, now, EMPTY_STATS, None, EMPTY_STATS)
             # The decision as parallel lists: `values[i]` is the policy's probability of world column
             # `columns[i]`; `order` holds positions in them, the first choice only until a fallback is needed.
+            scores = None  # the Gumbel scores of the sampled order, once a fallback needs them
+            base = r * k
             if distribution is None:
                 values = [1.0]
                 columns = [self._oracle_choice(potential, r, busy_row, prompt_np, output_np, stream_np, candidates)]
-                first, propensity, scores = 0, 1.0, None
+                first, propensity = 0, 1.0
+            elif batched and (decided := batches.decide(r, candidates, now))[1] is not None:
+                values, first, propensity = decided
+                columns = set_columns[candidate_set]
             else:
                 if batched:
-                    values = batches.values(r, epoch, candidates, now)
+                    values = decided[0]
                     columns = set_columns[candidate_set]
                 elif aligned is not None:
                     values = aligned(candidates, context)
@@ -218,10 +237,8 @@ class ReplayRun:
                 if not values:
                     requests_log.append((False, 0, -1, -1, 1.0, 0.0, 0.0, 0.0, 0.0))
                     continue
-                base = r * k
                 first, propensity, scores = first_choice(values, gumbels[base:base + len(values)])
             order = [first]
-            base = r * k
             prompt_prices, completion_prices = epoch_prices[epoch]
             prompt_tokens, output_tokens, stream = prompts[r], outputs[r], streams[r]
             request = offset + r
@@ -229,7 +246,7 @@ class ReplayRun:
             success = False
             attempt = 0
             # The rest of the order is sorted only once the first choice is skipped or fails.
-            fallbacks_pending = scores is not None and len(scores) > 1
+            fallbacks_pending = len(values) > 1
             for position in order:
                 # The first choice carries its propensity even when a breaker made it a later attempt.
                 attempt_propensity = propensity if position == first else values[position]
@@ -247,6 +264,8 @@ class ReplayRun:
                                 ids[j], context, False, "circuit-open", None, 0.0, 0, None, 0.0,
                                 attempt_propensity, now + delay)))
                         if fallbacks_pending:
+                            if scores is None:
+                                scores = first_choice(values, gumbels[base:base + len(values)])[2]
                             order.extend(p for p in fallback_order(scores) if p != first)  # iterated next
                             fallbacks_pending = False
                         continue
@@ -303,6 +322,8 @@ class ReplayRun:
                     break
                 elapsed += latency
                 if fallbacks_pending:
+                    if scores is None:
+                        scores = first_choice(values, gumbels[base:base + len(values)])[2]
                     order.extend(p for p in fallback_order(scores) if p != first)
                     fallbacks_pending = False
             if not success:
