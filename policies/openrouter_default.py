@@ -7,11 +7,12 @@ by the caller (deterministic order), as on OpenRouter.
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 from .base import Candidate, Policy, RoutingContext
 from .registry import register
-from .sampler import apply_floor, normalise
+from .sampler import floor_values
 
 __all__ = ["OpenRouterDefault"]
 
@@ -35,14 +36,30 @@ class OpenRouterDefault(Policy):
         self.min_prob = min_prob
 
     def distribution(self, candidates: Sequence[Candidate], context: RoutingContext) -> dict[str, float]:
-        features = context.features
-        weights: dict[str, float] = {}
+        return dict(zip([c.endpoint_id for c in candidates], self.distribution_values(candidates, context)))
+
+    def distribution_values(self, candidates: Sequence[Candidate], context: RoutingContext) -> list[float]:
+        """`distribution`'s probabilities as a list in candidate order (the simulator's fast path)."""
+        features, stats, now = context.features, context.stats, context.now
+        prompt_tokens, output_tokens = max(features.prompt_tokens, 1), max(features.expected_output_tokens, 1)
+        window_s, threshold, outage_weight = self.failure_window_s, self.failure_threshold, self.outage_weight
+        weights = []
         for candidate in candidates:
-            price = candidate.expected_cost(max(features.prompt_tokens, 1), max(features.expected_output_tokens, 1))
+            # Candidate.expected_cost, inline (the same operations in the same order).
+            price = (candidate.request_price + prompt_tokens * candidate.prompt_price
+                     + output_tokens * candidate.completion_price)
             weight = 1.0 / max(price, _FREE_PRICE) ** 2
-            stats = context.stats.get(candidate.endpoint_id)
-            if stats is not None and stats.recent_failures(context.now, self.failure_window_s) >= self.failure_threshold:
-                weight *= self.outage_weight
-            weights[candidate.endpoint_id] = weight
-        probabilities = normalise(weights)
-        return apply_floor(probabilities, self.min_prob) if self.min_prob > 0.0 else probabilities
+            endpoint_stats = stats.get(candidate.endpoint_id)
+            # Failures in the window are among the 5-minute ones: too few of those settles it without a search.
+            if endpoint_stats is not None and len(endpoint_stats.failure_times) >= threshold \
+                    and endpoint_stats.recent_failures(now, window_s) >= threshold:
+                weight *= outage_weight
+            weights.append(weight)
+        total = sum(weights)  # `normalise`'s arithmetic on a list
+        if not weights:
+            return []
+        if total <= 0.0 or not math.isfinite(total):
+            probabilities = [1.0 / len(weights)] * len(weights)
+        else:
+            probabilities = [weight / total for weight in weights]
+        return floor_values(probabilities, self.min_prob) if self.min_prob > 0.0 else probabilities

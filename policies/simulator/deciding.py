@@ -4,8 +4,10 @@
 wants the same numbers as a list aligned with the candidates (it samples with
 `policies.sampler.first_choice` over pre-drawn Gumbels). For a `ScoringPolicy` that keeps the
 base `distribution`, `aligned_probabilities` returns exactly what `distribution` computes (the
-`_probabilities` hook, then the same floor arithmetic) as a list; for any other policy it returns
-None and the loop reads `distribution`'s dict. Tests pin the two to the same floats.
+`_probabilities` hook, then the same floor arithmetic) as a list; a policy whose `distribution`
+is defined beside a `distribution_values` (the same probabilities as a candidate-aligned list, as
+`OpenRouterDefault` has) gets that; for any other policy it returns None and the loop reads
+`distribution`'s dict. Tests pin the two to the same floats.
 
 A policy may also offer two optional methods that let the loop decide several requests at once:
 `distribution_version(candidates, now)` brings the policy up to date for a request at time `now`
@@ -38,6 +40,8 @@ AlignedProbabilities = Callable[[Sequence[Candidate], RoutingContext], list[floa
 
 def aligned_probabilities(policy: Policy) -> AlignedProbabilities | None:
     """`policy.distribution`'s values in candidate order, or None when only the dict is available."""
+    if _defines_distribution_values(type(policy)):
+        return policy.distribution_values
     if not isinstance(policy, ScoringPolicy) or type(policy).distribution is not ScoringPolicy.distribution:
         return None
     hook = policy._probabilities  # the documented subclass hook `distribution` itself calls
@@ -50,6 +54,15 @@ def aligned_probabilities(policy: Policy) -> AlignedProbabilities | None:
         return floor_values(values, min_prob)
 
     return probabilities
+
+
+def _defines_distribution_values(cls: type) -> bool:
+    """Whether the class that defines `cls.distribution` also defines `distribution_values` beside it
+    (its list form, as `OpenRouterDefault` does); a subclass overriding only `distribution` does not."""
+    for klass in cls.__mro__:
+        if "distribution" in vars(klass):
+            return "distribution_values" in vars(klass)
+    return False
 
 
 OutcomeLearner = Callable[..., None]

@@ -17,13 +17,14 @@ from typing import Sequence
 import numpy as np
 import polars as pl
 
-from ..base import EMPTY_STATS, Observation, Policy, RequestFeatures, RoutingContext
+from ..base import EMPTY_STATS, Observation, Policy
 from ..feature_columns import FeatureColumns
 from ..sampler import fallback_order, first_choice
 from .config import ReplayConfig
 from .deciding import DecisionBatches, aligned_probabilities, batch_decider, outcome_learner
 from .frames import REQUEST_LOG_FIELDS
 from .oracle import endpoint_outcomes, oracle_utility, outcome_utility
+from .records import context_maker, features_from_columns
 from .stats import SimulatedStats
 from .world import ERROR_CLASS_OF_CODE, FAIL_429, FAIL_TIMEOUT, OK, World
 
@@ -135,7 +136,7 @@ class ReplayRun:
         aligned = aligned_probabilities(policy) if policy is not None else None
 
         # One features object per request, built up front: decision batches read them ahead of the loop.
-        request_features = [RequestFeatures(*row) for row in zip(prompts, max_tokens, expected, streams, tools, hours)]
+        request_features = features_from_columns(prompts, max_tokens, expected, streams, tools, hours)
         # Requests decided together with request r share its candidates: the epoch's full set. A run
         # ends at the first later request in another epoch or whose context some endpoint lacks.
         breaks = np.union1d(np.flatnonzero(np.asarray(needed) > min_context),
@@ -158,6 +159,7 @@ class ReplayRun:
         # declares it never reads them (`reads_live_stats = False`) gets empty ones instead.
         live = policy is not None and policy.reads_live_stats
         heappush, heappop = heapq.heappush, heapq.heappop
+        make_context = context_maker()
         seq = self.seq
 
         for r in range(n):
@@ -209,9 +211,9 @@ class ReplayRun:
             if batched and contextless:
                 context = None  # a batched decision reads only `now`, and no Observation will carry it
             elif live:
-                context = RoutingContext(features, now, stats.snapshot(), None, dict(zip(ids, busy_row)))
+                context = make_context(features, now, stats.snapshot(), dict(zip(ids, busy_row)))
             else:
-                context = RoutingContext(features, now, EMPTY_STATS, None, EMPTY_STATS)
+                context = make_context(features, now, EMPTY_STATS, EMPTY_STATS)
             # The decision as parallel lists: `values[i]` is the policy's probability of world column
             # `columns[i]`; `order` holds positions in them, the first choice only until a fallback is needed.
             scores = None  # the Gumbel scores of the sampled order, once a fallback needs them

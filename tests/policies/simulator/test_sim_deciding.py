@@ -33,9 +33,12 @@ def test_aligned_probabilities_are_distributions_floats_in_candidate_order(name)
                                   1e-4, got[0], context.now + 2.0))
 
 
-def test_only_scoring_policies_with_the_base_distribution_get_the_list_path():
-    assert aligned_probabilities(make_policy("openrouter")) is None
-    assert aligned_probabilities(make_policy("uniform")) is not None
+def test_only_policies_whose_distribution_has_a_list_form_get_the_list_path():
+    assert aligned_probabilities(make_policy("uniform")) is not None  # ScoringPolicy's distribution
+    openrouter = make_policy("openrouter")
+    assert aligned_probabilities(openrouter) == openrouter.distribution_values  # defined beside distribution
+    overridden = type("Overridden", (type(openrouter),), {"distribution": lambda self, c, ctx: {}})()
+    assert aligned_probabilities(overridden) is None  # its list form would no longer match
 
 
 LEARNERS = [n for n in available_policies() if outcome_learner(make_policy(n)) is not None]
