@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 __all__ = ["sample_order", "apply_floor", "normalise", "floor_values", "first_choice", "fallback_order",
-           "first_choices"]
+           "first_choices", "FirstChoiceMemo"]
 
 
 def normalise(weights: Mapping[str, float]) -> dict[str, float]:
@@ -161,3 +161,39 @@ def first_choices(rows: Sequence[Sequence[float]], gumbels: np.ndarray) -> tuple
     scores = (log_p[0] if len(shares) == 1 else log_p[codes]) + gumbels
     best = scores.argmax(axis=1).tolist()
     return best, [shares[c][0][b] / shares[c][1] for c, b in zip(codes, best)]
+
+
+class FirstChoiceMemo:
+    """`first_choice` for a stream of decisions whose probability lists often repeat exactly (a greedy
+    policy with a floor has one list per winner): the Python log of each distinct list is kept, and
+    a decision adds the Gumbels and takes the best. The same floats as `first_choice`. After
+    `trial` decisions with fewer than half repeats (continuous probabilities), it stops keeping.
+    """
+
+    trial, max_kept = 2048, 4096
+
+    def __init__(self) -> None:
+        self.kept: dict[tuple[float, ...], tuple[list[float], float, list[float]] | None] = {}
+        self.lookups = self.repeats = 0
+        self.keeping = True
+
+    def __call__(self, values: Sequence[float], gumbels: Sequence[float]) -> tuple[int, float, list[float]]:
+        if not self.keeping:
+            return first_choice(values, gumbels)
+        key = tuple(values)
+        shares = self.kept.get(key)
+        self.lookups += 1
+        if shares is None:
+            if self.lookups >= self.trial and 2 * self.repeats < self.lookups:
+                self.keeping = False
+            shares = _log_shares(values)
+            if shares is None:  # no positive finite total: first_choice's uniform case
+                return first_choice(values, gumbels)
+            if len(self.kept) < self.max_kept:
+                self.kept[key] = shares
+        else:
+            self.repeats += 1
+        weights, total, log_p = shares
+        scores = [p + g for p, g in zip(log_p, gumbels)]
+        best = scores.index(max(scores))
+        return best, weights[best] / total, scores

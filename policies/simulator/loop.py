@@ -19,7 +19,7 @@ import polars as pl
 
 from ..base import EMPTY_STATS, Observation, Policy
 from ..feature_columns import FeatureColumns
-from ..sampler import fallback_order, first_choice
+from ..sampler import FirstChoiceMemo, fallback_order, first_choice
 from .config import ReplayConfig
 from .deciding import DecisionBatches, aligned_probabilities, batch_decider, outcome_learner
 from .frames import REQUEST_LOG_FIELDS
@@ -69,6 +69,7 @@ class ReplayRun:
         self.utility_chunks: list[np.ndarray] = []
         self.oracle_chunks: list[np.ndarray] = []
         self.epoch_prices: list[tuple[list[float], list[float]]] = []
+        self.choose_first = FirstChoiceMemo()  # `first_choice`, sparing the logs of repeated probabilities
 
     def _candidate_set(self, candidates: Sequence) -> int:
         key = tuple(c.endpoint_id for c in candidates)
@@ -160,6 +161,7 @@ class ReplayRun:
         live = policy is not None and policy.reads_live_stats
         heappush, heappop = heapq.heappush, heapq.heappop
         make_context = context_maker()
+        choose_first = self.choose_first
         seq = self.seq
 
         for r in range(n):
@@ -239,7 +241,7 @@ class ReplayRun:
                 if not values:
                     requests_log.append((False, 0, -1, -1, 1.0, 0.0, 0.0, 0.0, 0.0))
                     continue
-                first, propensity, scores = first_choice(values, gumbels[base:base + len(values)])
+                first, propensity, scores = choose_first(values, gumbels[base:base + len(values)])
             order = [first]
             prompt_prices, completion_prices = epoch_prices[epoch]
             prompt_tokens, output_tokens, stream = prompts[r], outputs[r], streams[r]
