@@ -12,8 +12,6 @@ import statistics
 from collections import deque
 from typing import Sequence
 
-import numpy as np
-
 from ..base import Candidate, Observation, RoutingContext
 from ..exploration import greedy
 from ..registry import register
@@ -46,7 +44,7 @@ class Fastest(ScoringPolicy):
             endpoint_stats = stats.get(candidate.endpoint_id)
             latency = endpoint_stats.latency_p50_s if endpoint_stats is not None else None
             latencies.append(self._own_median(candidate.endpoint_id) if latency is None else latency)
-        return greedy(-np.array(latencies))
+        return greedy([-float(latency) for latency in latencies])  # numpy's negated float array, in Python
 
     def _own_median(self, endpoint_id: str) -> float:
         """Median of this policy's own recent latencies (0 if none), worked out when first needed."""

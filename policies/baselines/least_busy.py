@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
-
 from ..base import Candidate, RoutingContext
 from ..exploration import greedy
 from ..registry import register
@@ -29,7 +27,8 @@ class LeastBusy(ScoringPolicy):
     def __init__(self, min_prob: float = 0.0):
         self.min_prob = min_prob
 
-    def _probabilities(self, candidates: Sequence[Candidate], context: RoutingContext) -> np.ndarray:
+    def _probabilities(self, candidates: Sequence[Candidate], context: RoutingContext) -> list[float]:
+        # Plain Python floats (what numpy's float array and negation would give): for a few
+        # candidates the numpy calls cost more than the decision.
         busy = context.in_flight
-        counts = np.array([busy.get(c.endpoint_id, 0) for c in candidates], dtype=float)
-        return greedy(-counts)
+        return greedy([-float(busy.get(c.endpoint_id, 0)) for c in candidates])

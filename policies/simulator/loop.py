@@ -17,14 +17,14 @@ from typing import Sequence
 import numpy as np
 import polars as pl
 
-from ..base import EMPTY_STATS, Observation, Policy
+from ..base import EMPTY_STATS, Policy
 from ..feature_columns import FeatureColumns
 from ..sampler import FirstChoiceMemo, fallback_order, first_choice
 from .config import ReplayConfig
 from .deciding import DecisionBatches, aligned_probabilities, batch_decider, outcome_learner
 from .frames import REQUEST_LOG_FIELDS
 from .oracle import endpoint_outcomes, oracle_utility, outcome_utility
-from .records import context_maker, features_from_columns
+from .records import context_maker, features_from_columns, observation_maker
 from .stats import SimulatedStats
 from .world import ERROR_CLASS_OF_CODE, FAIL_429, FAIL_TIMEOUT, OK, World
 
@@ -160,7 +160,7 @@ class ReplayRun:
         # declares it never reads them (`reads_live_stats = False`) gets empty ones instead.
         live = policy is not None and policy.reads_live_stats
         heappush, heappop = heapq.heappush, heapq.heappop
-        make_context = context_maker()
+        make_context, make_observation = context_maker(), observation_maker()
         choose_first = self.choose_first
         seq = self.seq
 
@@ -264,7 +264,7 @@ class ReplayRun:
                             seq += 1
                             heappush(events, (now + delay, seq, -1, None, (
                                 ids[j], features, False, "circuit-open", None, 0.0, 0, None, now + delay or now)
-                                if learn is not None else Observation(
+                                if learn is not None else make_observation(
                                 ids[j], context, False, "circuit-open", None, 0.0, 0, None, 0.0,
                                 attempt_propensity, now + delay)))
                         if fallbacks_pending:
@@ -308,7 +308,7 @@ class ReplayRun:
                     observation = (endpoint_id, features, success, error_class, ttft if success else None, latency,
                                    output_tokens if success else 0, reported_speed, end + delay or now)
                 elif update is not None:
-                    observation = Observation(
+                    observation = make_observation(
                         endpoint_id, context, success, error_class, ttft if success else None, latency,
                         output_tokens if success else 0, reported_speed, cost, attempt_propensity, end + delay)
                 else:
