@@ -14,7 +14,7 @@ from typing import Sequence
 
 from ..base import Candidate, RoutingContext
 from ..exploration import greedy
-from ..objective import DEFAULT_WEIGHTS, Weights, combine, weights_for
+from ..objective import DEFAULT_WEIGHTS, Weights, scalar_combiner, weights_for
 from ..registry import register
 from ._outcome_bandit import OutcomeBandit
 
@@ -58,14 +58,17 @@ class DiscountedUCB(OutcomeBandit):
         weights = weights_for(context.sort, self.weights)
         summaries = outcomes.summaries
         prior = (now, 0.0, outcomes.prior_failure, math.exp(outcomes.prior_log_ttft), math.exp(outcomes.prior_log_tps))
+        score = scalar_combiner(weights)
         attempts, utilities = [], []
         for candidate in candidates:
             t_last, n, failure, ttft, tps = summaries.get(candidate.endpoint_id, prior)
             if half_life is not None:
                 n *= 0.5 ** (max(now - t_last, 0.0) / half_life)
             attempts.append(n)
-            utilities.append(combine(weights, candidate.expected_cost(prompt_tokens, output_tokens), ttft,
-                                     ttft + output_tokens / tps, tps, failure))
+            # Candidate.expected_cost inline (the same operations in the same order).
+            price = (candidate.request_price + prompt_tokens * candidate.prompt_price
+                     + output_tokens * candidate.completion_price)
+            utilities.append(score(price, ttft, ttft + output_tokens / tps, tps, failure))
         log_total = math.log(max(_sequential_sum(attempts), math.e))
         scale = _sequential_sum([abs(u) for u in utilities]) / len(utilities) + 1e-12
         bonus_scale = self.exploration * scale
