@@ -4,6 +4,7 @@ from __future__ import annotations
 import gc
 import logging
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any, Awaitable, Callable
 
 import httpx
@@ -198,7 +199,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None,
         except BaseException:
             plan.run_after_send()
             raise
-        return AfterSendResponse(body, plan.run_after_send, headers=headers)
+        return AfterSendResponse(body, partial(dispatcher.bookkeeper.defer, plan.run_after_send), headers=headers)
 
     async def generation(request: Request) -> Response:
         who = caller(request)
@@ -206,6 +207,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None,
         if not generation_id:
             raise GatewayError(400, "query parameter 'id' is required", param="id")
         writer = request.app.state.telemetry
+        request.app.state.dispatcher.bookkeeper.flush()  # the requests just answered owe their events
         # Flushing and querying DuckDB can take a while: in a worker thread, never on the event loop.
         detail = await run_in_threadpool(_generation_for, writer, generation_id, who)
         if detail is None:
@@ -222,7 +224,8 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None,
         app.add_api_route(prefix + "/models/{author}/{slug}/endpoints", _model_endpoints, methods=["GET"],
                           include_in_schema=schema)
         app.add_api_route(prefix + "/generation", generation, methods=["GET"], include_in_schema=schema)
-        app.include_router(build_billing_router(lambda: app.state.billing), prefix=prefix, include_in_schema=schema)
+        app.include_router(build_billing_router(lambda: app.state.billing, lambda: app.state.dispatcher.bookkeeper.flush()),
+                           prefix=prefix, include_in_schema=schema)
 
     @app.get("/health")
     async def health(request: Request) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from telemetry.events import AttemptEvent
 from telemetry.snapshot import LiveStats
 
 from .adapters import ADAPTERS, UpstreamError
+from .bookkeeping import Bookkeeper
 from .breaker import BreakerBoard
 from .candidates import ModelRef, filter_endpoints, parse_model
 from .catalog import Catalog, Endpoint, ModelInfo
@@ -130,6 +131,7 @@ class Dispatcher:
         self.breakers = BreakerBoard(settings.breaker_failures, settings.breaker_cooldown_s)
         self.in_flight: dict[str, int] = {}
         self.rng = np.random.default_rng(settings.seed)
+        self.bookkeeper = Bookkeeper(settings.bookkeeping_delay_s)  # runs what `complete` defers
 
     # ---- keys -------------------------------------------------------------------------------------
     def provider_key(self, endpoint: Endpoint, principal: Principal) -> tuple[str | None, bool]:

@@ -96,6 +96,7 @@ class Services:
     on_catalog_swap: Callable[[Catalog], None] | None = None  # the app keeps app.state.catalog current
 
     async def close(self) -> None:
+        self.dispatcher.bookkeeper.flush()  # before the ledger and telemetry close
         if self.jobs is not None:
             self.jobs.shutdown(wait=True)
         await self.transport.aclose()

@@ -41,6 +41,9 @@ class Settings:
     # Each DuckDB commit has a fixed cost of several ms (WAL write, checkpoint work): batches of 1 s
     # cost ~10 us per event at 700 req/s, batches of 0.2 s ~60 us (see the telemetry benchmark).
     telemetry_flush_s: float = 1.0
+    # A served request's telemetry, policy update and ledger write wait this long after the answer,
+    # so a client's next request goes first (router.bookkeeping); 0 runs them right after the answer.
+    bookkeeping_delay_s: float = 0.005
     master_key: str | None = None  # SWITCHYARD_MASTER_KEY; generated at first start when unset
     cors_origins: tuple[str, ...] = ()  # closed by default
     provider_keys: dict[str, str] = field(default_factory=dict, repr=False)  # provider -> key (overrides env)
@@ -79,6 +82,8 @@ class Settings:
                 raise ValueError(f"{name}: must be > 0")
         if self.http_transport not in ("lean", "httpx"):
             raise ValueError(f"http_transport: {self.http_transport!r} is not one of lean, httpx")
+        if not 0 <= self.bookkeeping_delay_s <= 1:
+            raise ValueError("bookkeeping_delay_s: must be in [0, 1]")
         if not 0 <= self.min_prob < 1:
             raise ValueError("min_prob: must be in [0, 1)")
 

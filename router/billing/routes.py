@@ -16,6 +16,7 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from .errors import BillingError, InvalidRequest, NotFound, PermissionDenied
@@ -63,8 +64,12 @@ class ByokBody(_Body):
     account: str | None = None  # management keys only
 
 
-def build_billing_router(get_billing: Callable[[], Billing]) -> APIRouter:
-    """The billing APIRouter; `get_billing` returns the app's Billing (e.g. from `app.state`)."""
+def build_billing_router(get_billing: Callable[[], Billing],
+                         settle_pending: Callable[[], None] = lambda: None) -> APIRouter:
+    """The billing APIRouter; `get_billing` returns the app's Billing (e.g. from `app.state`).
+
+    `settle_pending` runs on the event loop before a read of usage or balance, so the answer counts
+    every request already answered (the gateway defers their ledger writes by a few ms)."""
     router = APIRouter(tags=["billing"], route_class=_BillingRoute)
 
     def caller(authorization: str | None = Header(default=None)) -> Principal:
@@ -76,12 +81,15 @@ def build_billing_router(get_billing: Callable[[], Billing]) -> APIRouter:
         return principal
 
     @router.get("/key")
-    def current_key(principal: Principal = Depends(caller)) -> Response:
-        return json_response({"data": _public(get_billing().key_usage(principal))})
+    async def current_key(principal: Principal = Depends(caller)) -> Response:
+        settle_pending()
+        usage = await run_in_threadpool(get_billing().key_usage, principal)
+        return json_response({"data": _public(usage)})
 
     @router.get("/credits")
-    def credits(principal: Principal = Depends(caller)) -> Response:
-        return json_response({"data": get_billing().credits(principal.account_id)})
+    async def credits(principal: Principal = Depends(caller)) -> Response:
+        settle_pending()
+        return json_response({"data": await run_in_threadpool(get_billing().credits, principal.account_id)})
 
     @router.post("/credits")
     async def add_credits(request: Request, _: Principal = Depends(manager)) -> Response:

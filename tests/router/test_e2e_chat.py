@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import openai
 import pytest
@@ -170,6 +171,7 @@ def test_nitro_orders_by_measured_throughput(gateway, demo):
     for name in ("alpha", "beta", "gamma"):  # one measured request each
         c.chat.completions.create(model="test/llama", messages=HELLO, max_tokens=12,
                                   extra_body={"provider": {"only": [name]}})
+    time.sleep(0.1)  # each measurement is booked `bookkeeping_delay_s` (5 ms) after its answer
     answers = [c.chat.completions.create(model="test/llama:nitro", messages=HELLO, max_tokens=5) for _ in range(3)]
     assert {a.provider for a in answers} == {"gamma"}
 
