@@ -98,7 +98,9 @@ class EndpointOutcomes:
         if row is None:
             row = self.rows[endpoint_id] = [now] + [0.0] * (_N_COLUMNS - 1)
         t_last = row[_T_LAST]
-        decay = self._decay(now, t_last)
+        # `_decay`, inline (this runs once per attempt).
+        half_life = self.half_life_s
+        decay = 1.0 if half_life is None or now <= t_last else 0.5 ** ((now - t_last) / half_life)
         if decay != 1.0:
             row[1:] = [value * decay for value in row[1:]]
         row[_T_LAST] = max(now, t_last)

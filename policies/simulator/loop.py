@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import math
 from bisect import bisect_right
+from itertools import chain
 from collections import deque
 from typing import Sequence
 
@@ -353,7 +354,9 @@ class ReplayRun:
     def _score_chunk(self, potential, in_flight_rows, prompt_np, output_np, stream_np, n) -> None:
         weights = self.config.weights
         done = self.requests[len(self.requests) - n:]
-        table = np.array(done, dtype=float).reshape(n, len(REQUEST_LOG_FIELDS))  # one conversion, not nine
+        # One conversion, not nine; through a flat iterator numpy reads the tuples faster than as rows.
+        width = len(REQUEST_LOG_FIELDS)
+        table = np.fromiter(chain.from_iterable(done), float, n * width).reshape(n, width)
         success, ttft, latency, speed, cost = table[:, 0] > 0.0, table[:, 5], table[:, 6], table[:, 7], table[:, 8]
         realised = outcome_utility(weights, success, ttft, latency, speed, cost)
         outcomes = endpoint_outcomes(self.world, potential, in_flight_rows, prompt_np, output_np, stream_np,
