@@ -19,6 +19,7 @@ from typing import Any, ContextManager, Mapping
 
 from .errors import InsufficientCredits, InvalidRequest, LimitExceeded, NotFound
 from .periods import period_start
+from .read_memo import ReadMemo
 from .sqlite_db import SQLiteDatabase
 from .store import AccountTotals, Charge, KeyRecord, KeyUsageNanos, Reservation
 
@@ -104,6 +105,7 @@ class SQLiteBillingStore:
         self._db = SQLiteDatabase(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms,
                                   checkpoint_interval_s=checkpoint_interval_s)
         self._next_purge = 0.0
+        self._memo = ReadMemo(self._db)  # a request's key and BYOK reads; see read_memo for why it is exact
         with self._db.write() as db:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -130,6 +132,7 @@ class SQLiteBillingStore:
                        (account_id, int(unlimited), now))
             if unlimited:
                 db.execute("UPDATE accounts SET unlimited = 1 WHERE account_id = ?", (account_id,))
+        self._memo.forget()
 
     def add_credits(self, account_id: str, amount_nanos: int, *, now: float, note: str = "") -> int:
         with self._write() as db:
@@ -154,13 +157,18 @@ class SQLiteBillingStore:
         with self._write() as db:
             db.execute("INSERT OR IGNORE INTO accounts (account_id, created_at) VALUES (?, ?)",
                        (record.account_id, record.created_at))
-            return db.execute(f"INSERT OR IGNORE INTO keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            inserted = db.execute(f"INSERT OR IGNORE INTO keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (record.key_id, record.key_hash, record.name, record.account_id,
                         int(record.is_management), record.limit_nanos, record.limit_reset,
                         int(record.include_byok_in_limit), record.expires_at, int(record.disabled),
                         record.revoked_at, record.created_at)).rowcount == 1
+        self._memo.forget()
+        return inserted
 
     def find_key_with_account(self, key_hash: str) -> tuple[KeyRecord, bool] | None:
+        return self._memo.get(("key", key_hash), lambda: self._read_key_with_account(key_hash))
+
+    def _read_key_with_account(self, key_hash: str) -> tuple[KeyRecord, bool] | None:
         row = self._connection().execute(f"SELECT {_KEY_COLUMNS_OF_K}, a.unlimited FROM keys k LEFT JOIN accounts a"
                                          " ON a.account_id = k.account_id WHERE k.key_hash = ?", (key_hash,)).fetchone()
         return (_key_record(row[:-1]), bool(row[-1])) if row else None
@@ -192,6 +200,7 @@ class SQLiteBillingStore:
             if {"limit_reset", "include_byok_in_limit"} & set(changes):
                 self._recount_window(db, key_id, now)
             row = db.execute(f"SELECT {_KEY_COLUMNS} FROM keys WHERE key_id = ?", (key_id,)).fetchone()
+        self._memo.forget()
         if row is None:
             raise NotFound(f"no key with id {key_id!r}")
         return _key_record(row)
@@ -325,6 +334,7 @@ class SQLiteBillingStore:
         with self._write() as db:
             db.execute("INSERT OR IGNORE INTO accounts (account_id, created_at) VALUES (?, ?)", (account_id, now))
             db.execute("INSERT OR REPLACE INTO byok_keys VALUES (?, ?, ?, ?)", (account_id, provider, ciphertext, now))
+        self._memo.forget()
 
     def get_byok(self, account_id: str, provider: str) -> bytes | None:
         row = self._connection().execute("SELECT ciphertext FROM byok_keys WHERE account_id = ? AND provider = ?",
@@ -333,8 +343,10 @@ class SQLiteBillingStore:
 
     def delete_byok(self, account_id: str, provider: str) -> bool:
         with self._write() as db:
-            return db.execute("DELETE FROM byok_keys WHERE account_id = ? AND provider = ?",
-                              (account_id, provider)).rowcount > 0
+            deleted = db.execute("DELETE FROM byok_keys WHERE account_id = ? AND provider = ?",
+                                 (account_id, provider)).rowcount > 0
+        self._memo.forget()
+        return deleted
 
     def list_byok(self, account_id: str) -> list[str]:
         rows = self._connection().execute("SELECT provider FROM byok_keys WHERE account_id = ? ORDER BY provider",
@@ -342,9 +354,8 @@ class SQLiteBillingStore:
         return [row[0] for row in rows]
 
     def all_byok(self, account_id: str) -> dict[str, bytes]:
-        rows = self._connection().execute("SELECT provider, ciphertext FROM byok_keys WHERE account_id = ?",
-                                          (account_id,)).fetchall()
-        return dict(rows)
+        return dict(self._memo.get(("byok", account_id), lambda: dict(self._connection().execute(
+            "SELECT provider, ciphertext FROM byok_keys WHERE account_id = ?", (account_id,)).fetchall())))
 
     # -- settings ----------------------------------------------------------------------------------
     def get_meta(self, name: str) -> str | None:
