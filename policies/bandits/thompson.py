@@ -343,13 +343,16 @@ class ThompsonSampling(OutcomeBandit):
         cached = self.__dict__.get("candidates_")
         if cached is None or cached[0] is not candidates:
             ids = [c.endpoint_id for c in candidates]
-            cached = self.candidates_ = (candidates, ids, {e: i for i, e in enumerate(ids)})
-        _, ids, position = cached
+            cached = self.candidates_ = (candidates, ids, {e: i for i, e in enumerate(ids)}, [None])
+        _, ids, position, complete_in = cached
         rows = self.__dict__.get("rows_")
-        if rows is None or any(e not in rows for e in ids) or (
+        # Rows are only ever added (new state comes with a new dict): once every candidate has one
+        # in this dict, that holds for good, and the test is skipped.
+        if rows is None or (complete_in[0] is not rows and any(e not in rows for e in ids)) or (
                 self.half_life_s is not None and now - self.oldest_draw_ > 0.25 * self.half_life_s):
             self._rows(ids, now)
             return self.draws_version_
+        complete_in[0] = rows
         updated = self.updated_
         if updated:
             observed = [e for e in updated if e in position]
