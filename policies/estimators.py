@@ -97,29 +97,37 @@ class EndpointOutcomes:
         row = self.rows.get(endpoint_id)
         if row is None:
             row = self.rows[endpoint_id] = [now] + [0.0] * (_N_COLUMNS - 1)
-        t_last = row[_T_LAST]
-        # `_decay`, inline (this runs once per attempt).
+        # The row's columns as locals (this runs once per attempt): `_decay`, the update and
+        # `_summary` inline, with the same operations in the same order, and one store.
+        t_last, n, fail, n_speed, s_ttft, ss_ttft, s_tps, ss_tps = row
         half_life = self.half_life_s
         decay = 1.0 if half_life is None or now <= t_last else 0.5 ** ((now - t_last) / half_life)
         if decay != 1.0:
-            row[1:] = [value * decay for value in row[1:]]
-        row[_T_LAST] = max(now, t_last)
+            n, fail, n_speed, s_ttft, ss_ttft, s_tps, ss_tps = (
+                n * decay, fail * decay, n_speed * decay, s_ttft * decay, ss_ttft * decay, s_tps * decay,
+                ss_tps * decay)
+        t_last = max(now, t_last)
         if not success:
             # A client cancel or a user error says nothing about the endpoint's health.
             if error_class not in NEUTRAL_ERRORS:
-                row[_N] += 1.0
-                row[_FAIL] += 1.0
+                n += 1.0
+                fail += 1.0
         else:
-            row[_N] += 1.0
+            n += 1.0
             speed = speed_from(ttft_s, latency_s, output_tokens, tokens_per_s)
             if speed is not None:
                 log_ttft, log_tps = math.log(speed[0]), math.log(speed[1])
-                row[_N_SPEED] += 1.0
-                row[_S_TTFT] += log_ttft
-                row[_SS_TTFT] += log_ttft * log_ttft
-                row[_S_TPS] += log_tps
-                row[_SS_TPS] += log_tps * log_tps
-        self.summaries[endpoint_id] = self._summary(row)
+                n_speed += 1.0
+                s_ttft += log_ttft
+                ss_ttft += log_ttft * log_ttft
+                s_tps += log_tps
+                ss_tps += log_tps * log_tps
+        row[:] = (t_last, n, fail, n_speed, s_ttft, ss_ttft, s_tps, ss_tps)
+        k = self.prior_weight
+        weight = n_speed + k
+        self.summaries[endpoint_id] = (
+            t_last, n, (fail + k * self.prior_failure) / (n + k), math.exp((s_ttft + k * self.prior_log_ttft) / weight),
+            math.exp((s_tps + k * self.prior_log_tps) / weight))
 
     def _summary(self, row: list[float]) -> tuple[float, float, float, float, float]:
         k = self.prior_weight
