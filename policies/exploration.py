@@ -25,6 +25,8 @@ def greedy(scores: np.ndarray | list[float]) -> list[float]:
     best = max(values)
     threshold = best if best == math.inf else best - _TIE_TOLERANCE * max(1.0, abs(best))
     winners = [1.0 if v >= threshold else 0.0 for v in values]
+    if winners.count(1.0) == 1:  # the usual single winner: w * (1.0 / 1.0) is w
+        return winners
     share = 1.0 / sum(winners)
     return [w * share for w in winners]
 

@@ -60,26 +60,24 @@ class DiscountedUCB(OutcomeBandit):
         prior = (now, 0.0, outcomes.prior_failure, math.exp(outcomes.prior_log_ttft), math.exp(outcomes.prior_log_tps))
         score = scalar_combiner(weights)
         attempts, utilities = [], []
+        # Sums of the attempts and of |utility| kept as we go: left to right, as numpy summed fewer than
+        # eight values (keeps the numpy-era results).
+        total_attempts = total_size = 0.0
         for candidate in candidates:
             t_last, n, failure, ttft, tps = summaries.get(candidate.endpoint_id, prior)
             if half_life is not None:
                 n *= 0.5 ** (max(now - t_last, 0.0) / half_life)
             attempts.append(n)
+            total_attempts += n
             # Candidate.expected_cost inline (the same operations in the same order).
             price = (candidate.request_price + prompt_tokens * candidate.prompt_price
                      + output_tokens * candidate.completion_price)
-            utilities.append(score(price, ttft, ttft + output_tokens / tps, tps, failure))
-        log_total = math.log(max(_sequential_sum(attempts), math.e))
-        scale = _sequential_sum([abs(u) for u in utilities]) / len(utilities) + 1e-12
+            utility = score(price, ttft, ttft + output_tokens / tps, tps, failure)
+            utilities.append(utility)
+            total_size += abs(utility)
+        log_total = math.log(max(total_attempts, math.e))
+        scale = total_size / len(utilities) + 1e-12
         bonus_scale = self.exploration * scale
         scores = [u + bonus_scale * math.sqrt(log_total / n) if n >= _UNSEEN else math.inf
                   for u, n in zip(utilities, attempts)]
         return greedy(scores)
-
-
-def _sequential_sum(values: list[float]) -> float:
-    """Left-to-right float sum, as numpy sums fewer than eight values (keeps the numpy-era results)."""
-    total = 0.0
-    for value in values:
-        total += value
-    return total
