@@ -224,7 +224,8 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None,
         app.add_api_route(prefix + "/models/{author}/{slug}/endpoints", _model_endpoints, methods=["GET"],
                           include_in_schema=schema)
         app.add_api_route(prefix + "/generation", generation, methods=["GET"], include_in_schema=schema)
-        app.include_router(build_billing_router(lambda: app.state.billing, lambda: app.state.dispatcher.bookkeeper.flush()),
+        app.include_router(build_billing_router(lambda: app.state.billing,
+                                                lambda: app.state.dispatcher.bookkeeper.flush()),
                            prefix=prefix, include_in_schema=schema)
 
     @app.get("/health")

@@ -157,11 +157,12 @@ class SQLiteBillingStore:
         with self._write() as db:
             db.execute("INSERT OR IGNORE INTO accounts (account_id, created_at) VALUES (?, ?)",
                        (record.account_id, record.created_at))
-            inserted = db.execute(f"INSERT OR IGNORE INTO keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (record.key_id, record.key_hash, record.name, record.account_id,
-                        int(record.is_management), record.limit_nanos, record.limit_reset,
-                        int(record.include_byok_in_limit), record.expires_at, int(record.disabled),
-                        record.revoked_at, record.created_at)).rowcount == 1
+            inserted = db.execute(
+                f"INSERT OR IGNORE INTO keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.key_id, record.key_hash, record.name, record.account_id,
+                 int(record.is_management), record.limit_nanos, record.limit_reset,
+                 int(record.include_byok_in_limit), record.expires_at, int(record.disabled),
+                 record.revoked_at, record.created_at)).rowcount == 1
         self._memo.forget()
         return inserted
 
