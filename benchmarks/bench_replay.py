@@ -158,7 +158,8 @@ def _markdown(speed: list[dict], quality: list[dict], feedback: list[dict], ope:
     lines = [
         "# Replay benchmark results",
         "",
-        f"Produced by `python benchmarks/bench_replay.py{' --quick' if args.quick else ''} --seed {args.seed}` on "
+        f"Produced by `python benchmarks/bench_replay.py{' --quick' if args.quick else ''} --seed {args.seed}"
+        f"{f' --million {args.million}' if args.million else ''}` on "
         f"{platform.machine()} / Python {platform.python_version()} ({time.strftime('%Y-%m-%d')}), a shared 2-core machine: "
         "figures vary by about +-20 % between runs.",
         "",
