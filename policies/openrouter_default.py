@@ -27,6 +27,7 @@ class OpenRouterDefault(Policy):
     """
 
     name = "openrouter"
+    reads_in_flight = False  # reads context.stats only (the simulator then passes no in-flight counts)
 
     def __init__(self, failure_window_s: float = 30.0, failure_threshold: int = 3, outage_weight: float = 1e-3,
                  min_prob: float = 0.0):

@@ -32,6 +32,7 @@ class Fastest(ScoringPolicy):
     """
 
     name = "fastest"
+    reads_in_flight = False  # reads context.stats only (the simulator then passes no in-flight counts)
 
     def __init__(self, window: int = 50, min_prob: float = 0.0):
         self.window = window

@@ -50,7 +50,8 @@ class ReplayRun:
         self.breaker_streak = [0] * self.k  # consecutive failures per endpoint
         self.breaker_opened_at: list[float | None] = [None] * self.k
         self.breaker_trial = [False] * self.k  # a half-open trial is in flight
-        # One heap of (time, seq, endpoint column, stats payload, Observation): an attempt ends
+        # One heap of (time, seq, endpoint column, stats payload (without live stats, just the
+        # attempt's success), Observation): an attempt ends
         # (column >= 0; its observation rides along when feedback is immediate) or an observation
         # becomes visible (column -1). Stats and breakers never read the policy and the policy never
         # reads them while learning, so handling the two kinds in time order equals handling all
@@ -160,6 +161,9 @@ class ReplayRun:
         # Live stats and in-flight counts cost a few microseconds a request to keep; a policy that
         # declares it never reads them (`reads_live_stats = False`) gets empty ones instead.
         live = policy is not None and policy.reads_live_stats
+        # Likewise the in-flight mapping, for a policy that declares `reads_in_flight = False` (an
+        # optional attribute the simulator reads; openrouter and fastest read only `stats`).
+        in_flight_map = live and getattr(policy, "reads_in_flight", True)
         heappush, heappop = heapq.heappush, heapq.heappop
         make_context, make_observation = context_maker(), observation_maker()
         choose_first = self.choose_first
@@ -173,10 +177,11 @@ class ReplayRun:
                     in_flight[j] -= 1
                     if live:
                         stats.observe(*payload)
+                        payload = payload[2]  # the attempt's success, all that the breaker reads
                     if breakers:
                         # Dispatch's CircuitBreaker.record, on the simulated clock.
                         trial[j] = False
-                        if payload[2]:
+                        if payload:
                             streak[j] = 0
                             opened_at[j] = None
                         else:
@@ -214,7 +219,8 @@ class ReplayRun:
             if batched and contextless:
                 context = None  # a batched decision reads only `now`, and no Observation will carry it
             elif live:
-                context = make_context(features, now, stats.snapshot(), dict(zip(ids, busy_row)))
+                context = make_context(features, now, stats.snapshot(),
+                                       dict(zip(ids, busy_row)) if in_flight_map else EMPTY_STATS)
             else:
                 context = make_context(features, now, EMPTY_STATS, EMPTY_STATS)
             # The decision as parallel lists: `values[i]` is the policy's probability of world column
@@ -319,7 +325,7 @@ class ReplayRun:
                     observation = None
                 heappush(events, (end, seq, j, (
                     endpoint_id, end, success, error_class not in _UPTIME_EXCLUDED, ttft if success else None,
-                    latency if success else None, reported_speed), observation))
+                    latency if success else None, reported_speed) if live else success, observation))
                 attempt += 1
                 if success:
                     requests_log.append((True, attempt, columns[first], j, propensity, elapsed + ttft,

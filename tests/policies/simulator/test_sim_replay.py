@@ -224,3 +224,24 @@ def test_policies_that_skip_live_stats_route_as_if_they_had_them(trace, name):
     skipped = replay(trace.head(600), "outage-of-best", policy, ReplayConfig(seed=9))
     kept = replay(trace.head(600), "outage-of-best", with_stats, ReplayConfig(seed=9))
     assert skipped.requests.equals(kept.requests) and skipped.attempts.equals(kept.attempts)
+
+
+@pytest.mark.parametrize("name", [n for n in available_policies() if not getattr(make_policy(n), "reads_in_flight", True)])
+def test_policies_that_skip_in_flight_counts_route_as_if_they_had_them(trace, name):
+    policy = make_policy(name)
+    assert policy.reads_live_stats  # they read stats, so the loop keeps those
+    with_counts = type("WithInFlight", (type(policy),), {"reads_in_flight": True})(**policy.get_params())
+    skipped = replay(trace.head(600), "outage-of-best", policy, ReplayConfig(seed=9))
+    kept = replay(trace.head(600), "outage-of-best", with_counts, ReplayConfig(seed=9))
+    assert skipped.requests.equals(kept.requests) and skipped.attempts.equals(kept.attempts)
+
+
+def test_only_policies_that_read_in_flight_counts_get_them():
+    seen = []
+    least_busy = make_policy("least-busy")
+    spy = type("Spy", (type(least_busy),), {"_probabilities": lambda self, candidates, context: (
+        seen.append(dict(context.in_flight)), super(type(self), self)._probabilities(candidates, context))[1]})()
+    replay(load_trace("azure-conv", limit=50), "steady", spy, ReplayConfig(seed=1))
+    assert seen and all(len(counts) == 5 for counts in seen)  # every endpoint's count, as serving passes
+    assert {"openrouter", "fastest"} <= {n for n in available_policies()
+                                         if not getattr(make_policy(n), "reads_in_flight", True)}
