@@ -166,7 +166,8 @@ class ReplayRun:
         in_flight_map = live and getattr(policy, "reads_in_flight", True)
         heappush, heappop = heapq.heappush, heapq.heappop
         make_context, make_observation = context_maker(), observation_maker()
-        choose_first = self.choose_first
+        # The memo stops keeping for continuous probabilities: from then on, first_choice itself.
+        choose_first = self.choose_first if self.choose_first.keeping else first_choice
         seq = self.seq
 
         for r in range(n):
