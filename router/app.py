@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from telemetry.api import endpoint_live_stats, generation_detail
 
@@ -28,7 +28,7 @@ from .model_views import endpoints_view, model_view
 from .schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 from .services import demo_behaviours, describe, open_services
 from .settings import Settings
-from .streaming import open_relay
+from .streaming import EventStreamResponse, open_relay
 
 __all__ = ["create_app", "demo_behaviours"]
 
@@ -192,7 +192,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None,
                 dispatcher.release(plan)
                 raise
             headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
-            return StreamingResponse(relay, media_type="text/event-stream", headers=headers)
+            return EventStreamResponse(relay, media_type="text/event-stream", headers=headers)
         answer, _endpoint, _cost, _byok = await dispatcher.complete(plan, defer_bookkeeping=True)
         try:
             body = orjson.dumps(answer)

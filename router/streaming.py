@@ -13,6 +13,7 @@ import asyncio
 from typing import Any, AsyncIterator
 
 import orjson
+from starlette.responses import StreamingResponse
 
 from .adapters import ADAPTERS, UpstreamError
 from .dispatch import Dispatcher, Plan, Route
@@ -21,7 +22,7 @@ from .errors import error_body
 from .tokens import estimate_text_tokens
 from .upstream import open_stream
 
-__all__ = ["open_relay", "Relay"]
+__all__ = ["open_relay", "Relay", "EventStreamResponse"]
 
 KEEPALIVE = b": SWITCHYARD PROCESSING\n\n"
 DONE = b"data: [DONE]\n\n"
@@ -241,3 +242,37 @@ async def open_relay(dispatcher: Dispatcher, plan: Plan) -> Relay:
     if attempt is None:
         raise dispatcher.all_failed(plan, None)
     return Relay(dispatcher, plan, pending, attempt, attempt.number + 1)
+
+
+class EventStreamResponse(StreamingResponse):
+    """Starlette's StreamingResponse, watching for the client's hang-up with one plain asyncio task.
+
+    Starlette runs the body and a disconnect listener in an anyio task group: two tasks and cancel
+    scopes, ~8 % of a streamed request's CPU in the gateway (py-spy, concurrency 8). Here the body
+    is sent from the request's own task, and a watcher cancels that task if the client leaves
+    first, which runs the relay's clean-up (the upstream call is dropped, the attempt booked as
+    `client-cancel`).
+    """
+
+    async def __call__(self, scope, receive, send) -> None:
+        streaming = asyncio.current_task()
+        finished = False
+
+        async def watch() -> bool:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            if finished:  # uvicorn also says "disconnect" once the response is complete
+                return False
+            streaming.cancel()
+            return True
+
+        watcher = asyncio.get_running_loop().create_task(watch())
+        try:
+            await self.stream_response(send)
+        except asyncio.CancelledError:
+            if watcher.done() and not watcher.cancelled() and watcher.result() and streaming.uncancel() == 0:
+                return  # the client left; nothing more to send
+            raise
+        finally:
+            finished = True
+            watcher.cancel()

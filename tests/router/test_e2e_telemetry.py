@@ -1,6 +1,8 @@
 """Every attempt through the real gateway lands in DuckDB, with its decision and propensity."""
 from __future__ import annotations
 
+import time
+
 import httpx
 import openai
 import pytest
@@ -84,9 +86,14 @@ def test_client_disconnect_cancels_the_upstream_call(demo, settings):
                 if line.startswith("data: ") and '"content":"[alpha]' in line.replace(" ", ""):
                     break  # got the first token: hang up
         generation_id = response.headers["x-generation-id"]
-        import time
-        time.sleep(0.5)
-    events = analyst.events(settings.telemetry_path)
-    row = events.filter(events["generation_id"] == generation_id).to_dicts()
-    assert len(row) == 1 and row[0]["error_class"] == "client-cancel"
-    assert row[0]["latency_s"] < 5.0  # cancelled long before the 50 tokens (25 s) would have streamed
+        # While the server still runs (its shutdown would cancel the stream too), the hang-up alone
+        # must end the attempt: one token every 0.5 s, so within a few tokens' time.
+        rows: list = []
+        deadline = time.monotonic() + 3.0
+        while not rows and time.monotonic() < deadline:
+            time.sleep(0.1)
+            app.state.telemetry.flush()
+            rows = app.state.telemetry.read_frame("SELECT error_class, latency_s FROM events WHERE generation_id = $id",
+                                                  {"id": generation_id}).to_dicts()
+    assert len(rows) == 1 and rows[0]["error_class"] == "client-cancel"
+    assert rows[0]["latency_s"] < 5.0  # cancelled long before the 50 tokens (25 s) would have streamed
